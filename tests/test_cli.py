@@ -1,0 +1,99 @@
+"""The CLI in-process, with the packaged default model."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wavegen.cli import build_parser, main
+from wavegen.models.io import default_model_path, load_model
+
+COMMANDS = ["toy-corpus", "prepare", "dump", "train", "synth"]
+
+
+def test_every_command_has_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    top = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command in top
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0
+        text = capsys.readouterr().out
+        assert f"usage: wavegen {command}" in text
+    # Every flag has a help text.
+    for action in build_parser()._subparsers._group_actions[0].choices["synth"]._actions:
+        assert action.help, action.dest
+
+
+def test_python_dash_m_runs_the_cli():
+    out = subprocess.run([sys.executable, "-m", "wavegen", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("wavegen ")
+
+
+def test_packaged_model_is_small_and_loads():
+    assert default_model_path().stat().st_size < 5 * 1024 * 1024
+    _, info = load_model()
+    assert info.vocab == ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal",
+                          "pop", "reggae", "rock"]
+
+
+def test_synth_writes_exact_duration_pcm16_and_seed_reproduces(tmp_path):
+    out = tmp_path / "rock.wav"
+    assert main(["synth", "--genre", "rock", "--duration", "0.05", "--seed", "3",
+                 "--out", str(out)]) == 0
+    info = sf.info(str(out))
+    assert (info.samplerate, info.channels, info.subtype, info.frames) == (16000, 1, "PCM_16", 800)
+    first = sf.read(str(out))[0]
+    assert np.abs(first).max() > 0
+    main(["synth", "--genre", "rock", "--duration", "0.05", "--seed", "3", "--out", str(out)])
+    assert np.array_equal(sf.read(str(out))[0], first)
+    main(["synth", "--genre", "rock", "--duration", "0.05", "--seed", "4", "--out", str(out)])
+    assert not np.array_equal(sf.read(str(out))[0], first)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rock.wav"]
+
+
+def test_synth_all_genres_into_a_folder(tmp_path):
+    assert main(["synth", "--genre", "all", "--duration", "0.01", "--seed", "0",
+                 "--out-dir", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 10 and names[0] == "blues_000.wav"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--genre", "rokc"], "unknown genre 'rokc'; known genres: blues, classical"),
+    (["--genre", "rock", "--duration", "0"], "--duration must be positive"),
+    (["--genre", "rock", "--duration", "-2"], "--duration must be positive"),
+    (["--genre", "rock", "--model", "missing.pt"], "model file missing.pt not found"),
+    (["--genre", "rock", "--temperature", "0"], "temperature must be > 0"),
+])
+def test_synth_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
+    duration = [] if "--duration" in args else ["--duration", "0.01"]
+    assert main(["synth", *args, *duration, "--out", str(tmp_path / "x.wav")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_unreadable_model_and_missing_directory(tmp_path, capsys):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"this is not a checkpoint")
+    assert main(["synth", "--genre", "rock", "--model", str(junk), "--out",
+                 str(tmp_path / "a.wav")]) == 2
+    assert "cannot load model file" in capsys.readouterr().err
+    assert main(["synth", "--genre", "rock", "--duration", "0.01",
+                 "--out", str(tmp_path / "no" / "a.wav")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.pt"]
+
+
+def test_existing_output_survives_a_failed_run(tmp_path):
+    out = tmp_path / "keep.wav"
+    out.write_bytes(b"precious")
+    assert main(["synth", "--genre", "nope", "--out", str(out)]) == 2
+    assert out.read_bytes() == b"precious"

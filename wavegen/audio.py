@@ -1,0 +1,97 @@
+"""Audio I/O, resampling and mu-law companding.
+
+Waveforms are float32 in [-1, 1]. Mono arrays are ``(T,)``; batched tensors ``(B, T)``.
+Mu-law codes are integers in ``[0, n_classes)``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+from wavegen.errors import WavegenError
+
+
+def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Read a sound file (wav, au, flac, mp3, ...) and mix it down to mono.
+
+    Returns:
+        ``(samples, sample_rate)`` with samples float32 of shape ``(T,)``.
+
+    Raises:
+        WavegenError: the file is missing, unreadable, empty, or not audio.
+    """
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as err:
+        raise WavegenError(f"cannot read audio file {path}: {err}") from err
+    if data.shape[0] == 0:
+        raise WavegenError(f"audio file {path} is empty (0 samples)")
+    return data.mean(axis=1).astype(np.float32), int(sr)
+
+
+def resample(samples: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
+    """Band-limited resampling with torchaudio (windowed sinc). ``(T,) -> (T',)``."""
+    if orig_sr == new_sr:
+        return samples
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(samples)), orig_sr, new_sr)
+    return out.numpy()
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On any error the temporary file is removed, so nothing partial ever appears under the
+    requested name.
+
+    Raises:
+        WavegenError: the parent directory does not exist.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise WavegenError(
+            f"output directory {parent} does not exist; create it first (mkdir -p {parent})"
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
+    """Write mono float samples ``(T,)`` as 16-bit PCM WAV, atomically."""
+    clipped = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    with atomic_output(path, suffix=".wav") as tmp:
+        sf.write(str(tmp), clipped, sample_rate, subtype="PCM_16", format="WAV")
+
+
+def mu_law_encode(x: torch.Tensor, n_classes: int = 256) -> torch.Tensor:
+    """Float waveform in [-1, 1] (any shape) -> long codes in ``[0, n_classes)``."""
+    return AF.mu_law_encoding(x.clamp(-1.0, 1.0), n_classes).long()
+
+
+def mu_law_decode(codes: torch.Tensor, n_classes: int = 256) -> torch.Tensor:
+    """Long codes (any shape) -> float waveform in [-1, 1]."""
+    return AF.mu_law_decoding(codes, n_classes)
+
+
+def silence_code(n_classes: int = 256) -> int:
+    """The mu-law code of digital silence (the first input of every generation)."""
+    return int(mu_law_encode(torch.zeros(1), n_classes).item())

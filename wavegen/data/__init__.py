@@ -1,0 +1,1 @@
+"""Data: Kaldi data directories, corpus preparers, the dump store and training batches."""

@@ -1,0 +1,115 @@
+"""GTZAN-layout corpora -> Kaldi data dirs.
+
+Accepts ``<root>/genres/<genre>/<genre>.000NN.{wav,au}`` (original), the Kaggle layout
+``<root>/Data/genres_original/<genre>/...``, or ``root`` being the genre-folder parent itself.
+Unreadable files are skipped with a warning each and listed in ``data/<set>/bad_files``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from wavegen.data.kaldi import write_data_dir, write_table, write_vocab
+from wavegen.errors import WavegenError
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = (".wav", ".au")
+SETS = ("train", "valid", "test")
+
+
+def find_genre_root(root: str | os.PathLike[str]) -> Path:
+    """Locate the folder whose subfolders are genres."""
+    root = Path(root)
+    for cand in (root / "genres", root / "Data" / "genres_original", root / "genres_original",
+                 root):
+        if cand.is_dir() and any(
+            p.suffix in AUDIO_EXTENSIONS for d in cand.iterdir() if d.is_dir() for p in d.iterdir()
+        ):
+            return cand
+    raise WavegenError(
+        f"no GTZAN-layout corpus under {root}: expected genres/<genre>/<genre>.000NN.wav (or .au)"
+    )
+
+
+def scan_corpus(root: str | os.PathLike[str]) -> dict[str, tuple[str, Path]]:
+    """utterance id -> (genre, path) for every audio file, ids like ``rock.00012``."""
+    genre_root = find_genre_root(root)
+    found: dict[str, tuple[str, Path]] = {}
+    for genre_dir in sorted(p for p in genre_root.iterdir() if p.is_dir()):
+        for path in sorted(genre_dir.iterdir()):
+            if path.suffix in AUDIO_EXTENSIONS:
+                found[path.stem] = (genre_dir.name, path.resolve())
+    return found
+
+
+def probe_duration(path: Path) -> float | None:
+    """Duration in seconds, or None when the file is not readable audio."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return None
+    if info.frames <= 0 or info.samplerate <= 0:
+        return None
+    return info.frames / info.samplerate
+
+
+def random_split(
+    utt2genre: dict[str, str], seed: int, valid_frac: float, test_frac: float
+) -> dict[str, list[str]]:
+    """Stratified by genre: each genre's clips shuffled and cut into train/valid/test."""
+    rng = np.random.default_rng(seed)
+    split: dict[str, list[str]] = {s: [] for s in SETS}
+    for genre in sorted(set(utt2genre.values())):
+        utts = sorted(u for u, g in utt2genre.items() if g == genre)
+        utts = [utts[i] for i in rng.permutation(len(utts))]
+        n_valid = max(1, round(valid_frac * len(utts))) if len(utts) >= 3 else 0
+        n_test = max(1, round(test_frac * len(utts))) if len(utts) >= 3 else 0
+        split["valid"] += utts[:n_valid]
+        split["test"] += utts[n_valid:n_valid + n_test]
+        split["train"] += utts[n_valid + n_test:]
+    return split
+
+
+def prepare_gtzan(
+    corpus: str | os.PathLike[str], out: str | os.PathLike[str], split: str = "random",
+    seed: int = 0, valid_frac: float = 0.1, test_frac: float = 0.1,
+) -> dict[str, int]:
+    """Write ``out/{train,valid,test}`` data dirs and ``genres.txt``.
+
+    Returns:
+        Number of utterances per set.
+    """
+    if split != "random":
+        raise WavegenError(f"unknown split '{split}'; supported: random")
+    found = scan_corpus(corpus)
+    genres = sorted({g for g, _ in found.values()})
+    parts = random_split({u: g for u, (g, _) in found.items()}, seed, valid_frac, test_frac)
+    out = Path(out)
+    counts = {}
+    for name, utts in parts.items():
+        wav_scp, utt2dur, utt2genre, bad = {}, {}, {}, []
+        for utt in utts:
+            genre, path = found[utt]
+            dur = probe_duration(path)
+            if dur is None:
+                log.warning("skipping unreadable audio file %s", path)
+                bad.append(str(path))
+                continue
+            wav_scp[utt], utt2dur[utt], utt2genre[utt] = str(path), dur, genre
+        if not wav_scp:
+            raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?")
+        write_data_dir(out / name, wav_scp, utt2dur, {"utt2genre": utt2genre})
+        write_vocab(out / name / "genres.txt", genres)
+        (out / name / "bad_files").write_text("".join(f"{b}\n" for b in bad), encoding="utf-8")
+        counts[name] = len(wav_scp)
+    write_vocab(out / "genres.txt", genres)
+    return counts
+
+
+__all__ = ["prepare_gtzan", "scan_corpus", "random_split", "write_table"]

@@ -1,0 +1,130 @@
+"""Kaldi data directories: the contract between data preparation and training.
+
+A data dir holds per-utterance tables, one ``<key> <value>`` line each, sorted in C-locale
+(byte) order on the key, keys unique, newline-terminated:
+
+- ``wav.scp``: utterance -> audio path (or a ``cmd |`` pipe, which wavegen does not run)
+- ``utt2genre`` (GTZAN-style corpora) or ``utt2tags`` (comma-separated tags, MTAT)
+- ``utt2dur``: duration in seconds (> 0)
+- ``utt2spk`` / ``spk2utt``: with no speakers, each utterance is its own speaker
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from wavegen.errors import WavegenError
+
+REQUIRED = ("wav.scp", "utt2spk", "spk2utt", "utt2dur")
+
+
+def _c_sorted(keys):
+    return sorted(keys, key=lambda k: k.encode("utf-8"))
+
+
+def write_table(path: str | os.PathLike[str], table: dict[str, str]) -> None:
+    """Write ``key value`` lines sorted in C-locale order (atomically)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        for key in _c_sorted(table):
+            if not key or any(c.isspace() for c in key):
+                raise ValueError(f"bad key {key!r} for {path}: keys must be non-empty, no spaces")
+            fh.write(f"{key} {table[key]}\n")
+    os.replace(tmp, path)
+
+
+def read_table(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read a ``key value`` table; the value is the rest of the line.
+
+    Raises:
+        WavegenError: missing file, duplicate key or a line with no value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WavegenError(f"missing file {path}; run the data preparation stage first")
+    table: dict[str, str] = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            key, _, value = line.rstrip("\n").partition(" ")
+            if not key or not value.strip():
+                raise WavegenError(f"{path}:{lineno}: expected '<key> <value>', got {line!r}")
+            if key in table:
+                raise WavegenError(f"{path}:{lineno}: duplicate key '{key}'")
+            table[key] = value.strip()
+    return table
+
+
+def write_data_dir(
+    out: str | os.PathLike[str],
+    wav_scp: dict[str, str],
+    utt2dur: dict[str, float],
+    labels: dict[str, dict[str, str]],
+) -> None:
+    """Write a complete data dir.
+
+    Args:
+        wav_scp: utterance -> path.
+        utt2dur: utterance -> seconds.
+        labels: extra per-utterance tables by file name, e.g. ``{"utt2genre": {...}}``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(out / "wav.scp", wav_scp)
+    write_table(out / "utt2dur", {u: f"{d:.3f}" for u, d in utt2dur.items()})
+    write_table(out / "utt2spk", {u: u for u in wav_scp})
+    write_table(out / "spk2utt", {u: u for u in wav_scp})
+    for name, table in labels.items():
+        write_table(out / name, table)
+
+
+def validate_data_dir(path: str | os.PathLike[str]) -> list[str]:
+    """Check a data dir as Kaldi's ``validate_data_dir.sh --no-feats --no-text`` would.
+
+    Returns:
+        The sorted utterance ids.
+
+    Raises:
+        WavegenError: naming the file and the problem.
+    """
+    path = Path(path)
+    for name in REQUIRED:
+        if not (path / name).is_file():
+            raise WavegenError(f"{path} is not a data dir: {name} is missing")
+    utts: list[str] | None = None
+    for f in sorted(path.iterdir()):
+        if not (f.name in REQUIRED or f.name.startswith("utt2")):
+            continue
+        keys = [line.split(" ", 1)[0] for line in f.read_text(encoding="utf-8").splitlines()]
+        if keys != _c_sorted(set(keys)):
+            raise WavegenError(f"{f} is not sorted (LC_ALL=C) or has duplicate keys")
+        if f.name == "spk2utt":
+            continue
+        if utts is None:
+            utts = keys
+        elif keys != utts:
+            raise WavegenError(f"{f} and {path / 'wav.scp'} list different utterances")
+    utt2spk = read_table(path / "utt2spk")
+    spk2utt = read_table(path / "spk2utt")
+    inverted: dict[str, list[str]] = {}
+    for utt, spk in utt2spk.items():
+        inverted.setdefault(spk, []).append(utt)
+    if {s: " ".join(u) for s, u in inverted.items()} != spk2utt:
+        raise WavegenError(f"{path}/spk2utt does not match utt2spk")
+    for utt, dur in read_table(path / "utt2dur").items():
+        if not float(dur) > 0:
+            raise WavegenError(f"{path}/utt2dur: duration of '{utt}' must be > 0, got {dur}")
+    return utts or []
+
+
+def read_vocab(path: str | os.PathLike[str]) -> list[str]:
+    """One label per line (``genres.txt`` or ``tags.txt``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WavegenError(f"missing vocabulary {path}; run the data preparation stage first")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_vocab(path: str | os.PathLike[str], vocab: list[str]) -> None:
+    Path(path).write_text("".join(f"{v}\n" for v in vocab), encoding="utf-8")

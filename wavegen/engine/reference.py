@@ -1,0 +1,50 @@
+"""Reference engine: recompute the whole receptive field for every sample.
+
+Slow and obviously correct. ``forward_weights`` is the parallel forward pass written directly
+on the exported weights (no nn.Module), so it also checks the export itself.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from wavegen.models.weights import WaveNetWeights
+
+
+def forward_weights(w: WaveNetWeights, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """Parallel forward on exported weights. codes (B, T) long, cond (B, C) -> logits (B, A, T)."""
+    R, H = w.residual_channels, w.gate_channels // 2
+    x = w.embed[codes]  # (B, T, R)
+    skips = 0.0
+    for layer, d in enumerate(w.dilations):
+        past = F.pad(x, (0, 0, d, 0))[:, : x.shape[1]]  # (B, T, R): x[t - d], zeros before 0
+        wt = w.dil_weight[layer]  # (G, 2R)
+        z = past @ wt[:, :R].T + x @ wt[:, R:].T + w.dil_bias[layer]  # (B, T, G)
+        z = z + (cond @ w.cond_weight[layer].T).unsqueeze(1)  # (B, T, G)
+        h = torch.tanh(z[..., :H]) * torch.sigmoid(z[..., H:])  # (B, T, H)
+        skips = skips + h @ w.skip_weight[layer].T + w.skip_bias[layer]  # (B, T, S)
+        if layer < w.n_layers - 1:
+            x = x + h @ w.res_weight[layer].T + w.res_bias[layer]  # (B, T, R)
+    h = F.relu(F.relu(skips) @ w.out1_weight.T + w.out1_bias)  # (B, T, S)
+    logits = h @ w.out2_weight.T + w.out2_bias  # (B, T, A)
+    return logits.transpose(1, 2)  # (B, A, T)
+
+
+class ReferenceEngine:
+    """Keeps the full input history; each step runs ``forward_weights`` on the last
+    receptive field of inputs and returns the last position's logits."""
+
+    name = "reference"
+
+    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor) -> None:
+        self.w = weights
+        self.cond = cond  # (B, C)
+        self.history = torch.zeros(cond.shape[0], 0, dtype=torch.long, device=cond.device)
+
+    def step(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""
+        self.history = torch.cat([self.history, codes[:, None]], dim=1)[
+            :, -self.w.receptive_field :
+        ]  # (B, <= RF)
+        return forward_weights(self.w, self.history, self.cond)[:, :, -1]

@@ -1,0 +1,45 @@
+"""Turning logits into samples, identically in every engine.
+
+Every engine draws a sample by inverse-CDF lookup with a uniform random number supplied from
+outside, so two engines fed the same uniforms emit the same codes whenever their logits agree
+(the nv-wavenet exactness test).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from wavegen.errors import WavegenError
+
+
+def check_sampling(temperature: float, top_p: float) -> None:
+    if not temperature > 0:
+        raise WavegenError(f"temperature must be > 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise WavegenError(f"top-p must be in (0, 1], got {top_p}")
+
+
+def sample_from_logits(
+    logits: torch.Tensor, uniforms: torch.Tensor, temperature: float = 1.0, top_p: float = 1.0
+) -> torch.Tensor:
+    """Draw one code per row.
+
+    Args:
+        logits: (B, A) unnormalized log-probabilities.
+        uniforms: (B,) numbers in [0, 1).
+        temperature: divides the logits (< 1 sharper, > 1 flatter).
+        top_p: keep the smallest set of most likely codes whose mass reaches top_p.
+
+    Returns:
+        (B,) long codes: the first code whose cumulative probability exceeds ``u * total``.
+    """
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, A)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        mass_before = sorted_p.cumsum(-1) - sorted_p  # (B, A)
+        sorted_p = sorted_p.masked_fill(mass_before >= top_p, 0.0)
+        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_p)
+    cdf = probs.cumsum(dim=-1)  # (B, A)
+    target = uniforms.to(cdf).unsqueeze(-1) * cdf[:, -1:]  # (B, 1)
+    codes = torch.searchsorted(cdf, target, right=True).squeeze(-1)
+    return codes.clamp_(max=logits.shape[-1] - 1)

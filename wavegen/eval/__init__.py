@@ -1,0 +1,1 @@
+"""Evaluation: a genre classifier on log-mel features, and metrics built on it."""

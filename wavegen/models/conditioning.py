@@ -1,0 +1,45 @@
+"""Global conditioning vectors: one-hot genres, convex genre mixes, multi-hot tags.
+
+The zero vector is the "null" condition (no genre), used for unconditional generation.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from wavegen.errors import WavegenError
+
+
+def parse_genre_mix(spec: str, vocab: list[str]) -> torch.Tensor:
+    """``"rock"`` or ``"rock:0.7,jazz:0.3"`` -> (C,) float vector over ``vocab``.
+
+    Weights are normalized to sum to 1 (a convex mix).
+
+    Raises:
+        WavegenError: unknown genre (the message lists the known ones) or a bad weight.
+    """
+    vec = torch.zeros(len(vocab))
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if not parts:
+        raise WavegenError(f"empty genre; known genres: {', '.join(vocab)}")
+    for part in parts:
+        name, _, weight = part.partition(":")
+        name = name.strip()
+        if name not in vocab:
+            raise WavegenError(f"unknown genre '{name}'; known genres: {', '.join(vocab)}")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError as err:
+            raise WavegenError(f"bad weight '{weight}' for genre '{name}': not a number") from err
+        if value < 0:
+            raise WavegenError(f"genre weight must be >= 0, got {value} for '{name}'")
+        vec[vocab.index(name)] += value
+    total = float(vec.sum())
+    if total <= 0:
+        raise WavegenError(f"genre weights in '{spec}' sum to zero")
+    return vec / total
+
+
+def one_hot(indices: torch.Tensor, n: int) -> torch.Tensor:
+    """(B,) long -> (B, n) float one-hot."""
+    return torch.nn.functional.one_hot(indices, n).float()

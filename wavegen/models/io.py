@@ -1,0 +1,106 @@
+"""Model files: everything ``wavegen synth`` needs, in one safely loadable file.
+
+A model file is a ``torch.save`` dict of plain types and tensors::
+
+    {"format": "wavegen-model", "version": 1, "model_config": {...}, "sample_rate": int,
+     "vocab": [...], "label_kind": "utt2genre" | "utt2tags", "state_dict": {...}}
+
+Loading uses ``torch.load(weights_only=True)``, so a file can never run code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wavegen.errors import WavegenError
+from wavegen.models.wavenet import WaveNet, WaveNetConfig
+
+MODEL_FORMAT = "wavegen-model"
+
+
+def default_model_path() -> Path:
+    """The small model shipped with the package (trained on the toy corpus)."""
+    return Path(str(resources.files("wavegen") / "pretrained" / "toy.pt"))
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` to a temp file, fsync, rename: a reader never sees a partial file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def safe_torch_load(path: str | os.PathLike[str], what: str = "file") -> dict[str, Any]:
+    """Load a torch file without executing code from it.
+
+    Raises:
+        WavegenError: missing, unreadable, not a wavegen file, or carrying code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WavegenError(f"{what} {path} not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for bad or unsafe pickles
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise WavegenError(
+            f"cannot load {what} {path}: not a safe wavegen file ({first[:200]})"
+        ) from err
+    if not isinstance(obj, dict):
+        raise WavegenError(f"{what} {path} is not a wavegen file")
+    return obj
+
+
+@dataclass
+class ModelInfo:
+    config: WaveNetConfig
+    sample_rate: int
+    vocab: list[str]
+    label_kind: str
+
+
+def model_payload(model: WaveNet, sample_rate: int, vocab: list[str],
+                  label_kind: str) -> dict[str, Any]:
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return {"format": MODEL_FORMAT, "version": 1, "model_config": asdict(model.cfg),
+            "sample_rate": sample_rate, "vocab": list(vocab), "label_kind": label_kind,
+            "state_dict": state}
+
+
+def save_model(path: str | os.PathLike[str], model: WaveNet, sample_rate: int,
+               vocab: list[str], label_kind: str = "utt2genre") -> None:
+    atomic_torch_save(model_payload(model, sample_rate, vocab, label_kind), path)
+
+
+def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelInfo]:
+    """Build the model from a model file's or a training checkpoint's dict."""
+    try:
+        cfg = WaveNetConfig(**obj["model_config"])
+        model = WaveNet(cfg)
+        model.load_state_dict(obj["state_dict"])
+        info = ModelInfo(cfg, int(obj["sample_rate"]), list(obj["vocab"]), obj["label_kind"])
+    except (KeyError, TypeError, RuntimeError, ValueError) as err:
+        raise WavegenError(f"{where} is not a valid wavegen model: {err}") from err
+    return model.eval(), info
+
+
+def load_model(path: str | os.PathLike[str] | None = None) -> tuple[WaveNet, ModelInfo]:
+    """Load a model file or a training checkpoint (default: the packaged model)."""
+    path = Path(path) if path is not None else default_model_path()
+    obj = safe_torch_load(path, "model file")
+    if obj.get("format") not in (MODEL_FORMAT, "wavegen-checkpoint"):
+        raise WavegenError(f"model file {path} is not a wavegen model or checkpoint")
+    return model_from_payload(obj, f"model file {path}")

@@ -1,0 +1,137 @@
+"""WaveNet with global conditioning, parallel over time (training and teacher forcing).
+
+Shapes: B batch, T time, A classes (mu-law), R residual channels, G gate channels (the dilated
+convolution's output, split into a tanh half and a sigmoid half of H = G / 2 each), S skip
+channels, C conditioning size (genre vocabulary or tag vocabulary).
+
+At time t the logits predict sample t + 1 from samples ``<= t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from wavegen.models.weights import WaveNetWeights
+
+
+@dataclass
+class WaveNetConfig:
+    """Architecture hyper-parameters.
+
+    Attributes:
+        n_classes: mu-law quantization levels (softmax size).
+        residual_channels: R, width of the residual path.
+        gate_channels: G, output channels of each dilated convolution (tanh half + sigmoid half).
+        skip_channels: S, width of the skip path and the output head.
+        n_layers: number of residual layers.
+        dilation_cycle: dilations run 1, 2, 4, ... 2**(cycle-1), then repeat.
+        n_cond: size of the global conditioning vector (set from the vocabulary).
+    """
+
+    n_classes: int = 256
+    residual_channels: int = 32
+    gate_channels: int = 64
+    skip_channels: int = 64
+    n_layers: int = 16
+    dilation_cycle: int = 8
+    n_cond: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("n_classes", "residual_channels", "gate_channels", "skip_channels",
+                     "n_layers", "dilation_cycle", "n_cond"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if self.gate_channels % 2:
+            raise ValueError(f"model.gate_channels must be even, got {self.gate_channels}")
+
+    @property
+    def dilations(self) -> list[int]:
+        return [2 ** (i % self.dilation_cycle) for i in range(self.n_layers)]
+
+    @property
+    def receptive_field(self) -> int:
+        """Number of past input samples (including the current one) that reach the output."""
+        return sum(self.dilations) + 1
+
+
+class ResidualLayer(nn.Module):
+    """Kernel-2 dilated causal conv, conditioning bias, gated unit, residual and skip 1x1s."""
+
+    def __init__(self, cfg: WaveNetConfig, dilation: int, has_residual: bool) -> None:
+        super().__init__()
+        self.dilation = dilation
+        hidden = cfg.gate_channels // 2
+        self.dilated = nn.Conv1d(cfg.residual_channels, cfg.gate_channels, 2, dilation=dilation)
+        self.cond = nn.Linear(cfg.n_cond, cfg.gate_channels, bias=False)
+        self.skip = nn.Conv1d(hidden, cfg.skip_channels, 1)
+        # The last layer's residual output feeds nothing, so it has no residual 1x1.
+        self.residual = nn.Conv1d(hidden, cfg.residual_channels, 1) if has_residual else None
+
+    def forward(
+        self, x: torch.Tensor, cond: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, R, T), cond: (B, C) -> (residual out (B, R, T), skip (B, S, T))."""
+        z = self.dilated(F.pad(x, (self.dilation, 0)))  # (B, G, T)
+        z = z + self.cond(cond).unsqueeze(-1)  # (B, G, T)
+        a, b = z.chunk(2, dim=1)  # (B, H, T) each
+        h = torch.tanh(a) * torch.sigmoid(b)  # (B, H, T)
+        skip = self.skip(h)  # (B, S, T)
+        out = x + self.residual(h) if self.residual is not None else x  # (B, R, T)
+        return out, skip
+
+
+class WaveNet(nn.Module):
+    """Genre/tag-conditioned WaveNet over mu-law codes."""
+
+    def __init__(self, cfg: WaveNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.n_classes, cfg.residual_channels)
+        dil = cfg.dilations
+        self.layers = nn.ModuleList(
+            ResidualLayer(cfg, d, has_residual=i < len(dil) - 1) for i, d in enumerate(dil)
+        )
+        self.out1 = nn.Conv1d(cfg.skip_channels, cfg.skip_channels, 1)
+        self.out2 = nn.Conv1d(cfg.skip_channels, cfg.n_classes, 1)
+
+    def forward(self, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """codes: (B, T) long, cond: (B, C) float -> logits (B, A, T) for the next sample."""
+        x = self.embed(codes).transpose(1, 2)  # (B, R, T)
+        skips = torch.zeros(
+            x.shape[0], self.cfg.skip_channels, x.shape[2], dtype=x.dtype, device=x.device
+        )  # (B, S, T)
+        for layer in self.layers:
+            x, s = layer(x, cond)
+            skips = skips + s
+        h = F.relu(self.out1(F.relu(skips)))  # (B, S, T)
+        return self.out2(h)  # (B, A, T)
+
+    @torch.no_grad()
+    def export_weights(self) -> WaveNetWeights:
+        """Flatten the parameters into the engine format (fp32, CPU, detached copies)."""
+        layers = list(self.layers)
+
+        def stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+            return torch.stack([t.detach().float().cpu().clone() for t in tensors])
+
+        return WaveNetWeights(
+            dilations=tuple(self.cfg.dilations),
+            embed=self.embed.weight.detach().float().cpu().clone(),
+            # Conv1d weight (G, R, 2): tap 0 sees x[t - d], tap 1 sees x[t].
+            dil_weight=stack([torch.cat([l.dilated.weight[:, :, 0], l.dilated.weight[:, :, 1]], 1)
+                              for l in layers]),
+            dil_bias=stack([l.dilated.bias for l in layers]),
+            cond_weight=stack([l.cond.weight for l in layers]),
+            res_weight=stack([l.residual.weight[:, :, 0] for l in layers[:-1]]),
+            res_bias=stack([l.residual.bias for l in layers[:-1]]),
+            skip_weight=stack([l.skip.weight[:, :, 0] for l in layers]),
+            skip_bias=stack([l.skip.bias for l in layers]),
+            out1_weight=self.out1.weight[:, :, 0].detach().float().cpu().clone(),
+            out1_bias=self.out1.bias.detach().float().cpu().clone(),
+            out2_weight=self.out2.weight[:, :, 0].detach().float().cpu().clone(),
+            out2_bias=self.out2.bias.detach().float().cpu().clone(),
+        )

@@ -1,0 +1,120 @@
+"""The flat weight format shared by the model (which exports it) and every engine.
+
+All tensors are fp32 and stacked over layers so that kernels can index them directly.
+L layers, A classes, R residual, G gate (= 2 H), S skip, C conditioning size.
+
+=============  ================  ==================================================
+field          shape             meaning
+=============  ================  ==================================================
+dilations      (L,) ints         dilation of layer l
+embed          (A, R)            input embedding of the previous sample's code
+dil_weight     (L, G, 2R)        dilated conv; columns [:R] see x[t-d], [R:] see x[t]
+dil_bias       (L, G)            dilated conv bias
+cond_weight    (L, G, C)         conditioning projection added to every gate
+res_weight     (L-1, R, H)       residual 1x1 (the last layer has none)
+res_bias       (L-1, R)
+skip_weight    (L, S, H)         skip 1x1
+skip_bias      (L, S)
+out1_weight    (S, S)            output head, first 1x1 (after ReLU of the skip sum)
+out1_bias      (S,)
+out2_weight    (A, S)            output head, second 1x1 (after ReLU) -> logits
+out2_bias      (A,)
+=============  ================  ==================================================
+
+Gate: ``z = dil_weight @ [x[t-d]; x[t]] + dil_bias + cond_weight @ c``;
+``h = tanh(z[:H]) * sigmoid(z[H:])``; ``x <- x + res_weight @ h + res_bias``;
+``skip += skip_weight @ h + skip_bias``;
+``logits = out2 @ relu(out1 @ relu(skip) + out1_bias) + out2_bias``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+
+@dataclass
+class WaveNetWeights:
+    dilations: tuple[int, ...]
+    embed: torch.Tensor
+    dil_weight: torch.Tensor
+    dil_bias: torch.Tensor
+    cond_weight: torch.Tensor
+    res_weight: torch.Tensor
+    res_bias: torch.Tensor
+    skip_weight: torch.Tensor
+    skip_bias: torch.Tensor
+    out1_weight: torch.Tensor
+    out1_bias: torch.Tensor
+    out2_weight: torch.Tensor
+    out2_bias: torch.Tensor
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.dilations)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.embed.shape[0])
+
+    @property
+    def residual_channels(self) -> int:
+        return int(self.embed.shape[1])
+
+    @property
+    def gate_channels(self) -> int:
+        return int(self.dil_bias.shape[1])
+
+    @property
+    def skip_channels(self) -> int:
+        return int(self.out1_bias.shape[0])
+
+    @property
+    def n_cond(self) -> int:
+        return int(self.cond_weight.shape[2])
+
+    @property
+    def receptive_field(self) -> int:
+        return sum(self.dilations) + 1
+
+    def validate(self) -> None:
+        """Check every tensor's shape against the others; raise ValueError naming the field."""
+        L = len(self.dilations)
+        if L < 1 or any(int(d) < 1 for d in self.dilations):
+            raise ValueError(f"dilations must be >= 1 and non-empty, got {self.dilations}")
+        A, R = self.embed.shape
+        G = self.dil_bias.shape[-1]
+        H, S, C = G // 2, self.out1_bias.shape[0], self.cond_weight.shape[-1]
+        expected = {
+            "embed": (A, R), "dil_weight": (L, G, 2 * R), "dil_bias": (L, G),
+            "cond_weight": (L, G, C), "res_weight": (L - 1, R, H), "res_bias": (L - 1, R),
+            "skip_weight": (L, S, H), "skip_bias": (L, S), "out1_weight": (S, S),
+            "out1_bias": (S,), "out2_weight": (A, S), "out2_bias": (A,),
+        }
+        for name, shape in expected.items():
+            got = tuple(getattr(self, name).shape)
+            if got != tuple(shape):
+                raise ValueError(
+                    f"weight '{name}' has shape {got}, expected {tuple(shape)} "
+                    f"(L={L}, A={A}, R={R}, G={G}, S={S}, C={C})"
+                )
+        if G % 2:
+            raise ValueError(f"gate channels must be even, got {G}")
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "dilations"}
+
+    def to(self, device: torch.device | str | None = None,
+           dtype: torch.dtype | None = None) -> WaveNetWeights:
+        moved = {k: v.to(device=device, dtype=dtype) for k, v in self.tensors().items()}
+        return WaveNetWeights(dilations=self.dilations, **moved)
+
+    def nbytes(self) -> int:
+        """Bytes of weights read per generated sample (the embedding contributes one row)."""
+        per_sample = sum(t.numel() * t.element_size() for k, t in self.tensors().items()
+                         if k != "embed")
+        return per_sample + self.embed.shape[1] * self.embed.element_size()

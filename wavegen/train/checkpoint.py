@@ -1,0 +1,48 @@
+"""Training checkpoints: atomic, self-describing, resumable, safe to load.
+
+``<exp>/checkpoints/step-NNNNNNN.pt`` holds the model file fields (config, vocabulary, sample
+rate, weights; see :mod:`wavegen.models.io`) plus the optimizer, scheduler, step and RNG states.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from wavegen.models.io import atomic_torch_save, safe_torch_load
+
+CHECKPOINT_FORMAT = "wavegen-checkpoint"
+_NAME = re.compile(r"^step-(\d+)\.pt$")
+
+
+def checkpoint_dir(exp_dir: str | os.PathLike[str]) -> Path:
+    return Path(exp_dir) / "checkpoints"
+
+
+def list_checkpoints(exp_dir: str | os.PathLike[str]) -> list[Path]:
+    """Checkpoints of an experiment, oldest first."""
+    folder = checkpoint_dir(exp_dir)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def save_checkpoint(exp_dir: str | os.PathLike[str], step: int, payload: dict[str, Any],
+                    keep: int = 3) -> Path:
+    """Write ``step-<step>.pt`` atomically, then drop all but the newest ``keep``."""
+    folder = checkpoint_dir(exp_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step-{step:07d}.pt"
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, "version": 1, "step": step, **payload}, path)
+    for old in list_checkpoints(exp_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_latest(exp_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The newest checkpoint's dict, or None for a fresh experiment."""
+    found = list_checkpoints(exp_dir)
+    return safe_torch_load(found[-1], "checkpoint") if found else None
