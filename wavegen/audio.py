@@ -7,10 +7,10 @@ Mu-law codes are integers in ``[0, n_classes)``.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -62,9 +62,9 @@ def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         raise WavegenError(
             f"output directory {parent} does not exist; create it first (mkdir -p {parent})"
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # Not mkstemp: its mode 0600 would survive the rename; touch honours the umask.
+    tmp_path = parent / f".{path.name}.{secrets.token_hex(4)}{suffix}.tmp"
+    tmp_path.touch(exist_ok=False)
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:

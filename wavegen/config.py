@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,8 +66,21 @@ class ExperimentConfig:
 T = TypeVar("T")
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``1e-3`` as a float, as YAML 1.2 does (PyYAML
+    follows YAML 1.1, which needs a dot: ``1.0e-3``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+
 def from_dict(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
     """Build dataclass ``cls`` from ``values``; unknown keys and wrong types are errors."""
+    if values is not None and not isinstance(values, dict):
+        raise WavegenError(f"{where} must be a mapping of key: value lines, got {values!r}")
     values = dict(values or {})
     known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(known))
@@ -96,7 +110,7 @@ def config_from_dict(raw: dict[str, Any], where: str = "config") -> ExperimentCo
         raise WavegenError(f"unknown key(s) {', '.join(unknown)} in {where}; "
                            "known: model, sample_rate, train")
     sample_rate = raw.get("sample_rate", 16000)
-    if not isinstance(sample_rate, int) or sample_rate <= 0:
+    if not isinstance(sample_rate, int) or isinstance(sample_rate, bool) or sample_rate <= 0:
         raise WavegenError(f"{where}.sample_rate must be a positive integer, got {sample_rate!r}")
     return ExperimentConfig(
         sample_rate=sample_rate,
@@ -111,7 +125,7 @@ def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     if not path.is_file():
         raise WavegenError(f"config file {path} not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except yaml.YAMLError as err:
         raise WavegenError(f"config file {path} is not valid YAML: {err}") from err
     if raw is not None and not isinstance(raw, dict):

@@ -26,11 +26,12 @@ def _c_sorted(keys):
 def write_table(path: str | os.PathLike[str], table: dict[str, str]) -> None:
     """Write ``key value`` lines sorted in C-locale order (atomically)."""
     path = Path(path)
+    for key in table:
+        if not key or any(c.isspace() for c in key):
+            raise ValueError(f"bad key {key!r} for {path}: keys must be non-empty, no spaces")
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
         for key in _c_sorted(table):
-            if not key or any(c.isspace() for c in key):
-                raise ValueError(f"bad key {key!r} for {path}: keys must be non-empty, no spaces")
             fh.write(f"{key} {table[key]}\n")
     os.replace(tmp, path)
 
@@ -92,19 +93,15 @@ def validate_data_dir(path: str | os.PathLike[str]) -> list[str]:
     for name in REQUIRED:
         if not (path / name).is_file():
             raise WavegenError(f"{path} is not a data dir: {name} is missing")
-    utts: list[str] | None = None
-    for f in sorted(path.iterdir()):
-        if not (f.name in REQUIRED or f.name.startswith("utt2")):
-            continue
-        keys = [line.split(" ", 1)[0] for line in f.read_text(encoding="utf-8").splitlines()]
-        if keys != _c_sorted(set(keys)):
-            raise WavegenError(f"{f} is not sorted (LC_ALL=C) or has duplicate keys")
-        if f.name == "spk2utt":
-            continue
-        if utts is None:
-            utts = keys
-        elif keys != utts:
+    utts = _checked_keys(path / "wav.scp")
+    _checked_keys(path / "spk2utt")
+    for f in sorted(f for f in path.iterdir() if f.name.startswith("utt2")):
+        if _checked_keys(f) != utts:
             raise WavegenError(f"{f} and {path / 'wav.scp'} list different utterances")
+    for utt, wav in read_table(path / "wav.scp").items():
+        if wav.startswith("~"):
+            raise WavegenError(f"{path}/wav.scp: path of '{utt}' starts with '~', which is not "
+                               "expanded; write the full path")
     utt2spk = read_table(path / "utt2spk")
     spk2utt = read_table(path / "spk2utt")
     inverted: dict[str, list[str]] = {}
@@ -113,9 +110,27 @@ def validate_data_dir(path: str | os.PathLike[str]) -> list[str]:
     if {s: " ".join(u) for s, u in inverted.items()} != spk2utt:
         raise WavegenError(f"{path}/spk2utt does not match utt2spk")
     for utt, dur in read_table(path / "utt2dur").items():
-        if not float(dur) > 0:
+        try:
+            positive = float(dur) > 0
+        except ValueError:
+            positive = False
+        if not positive:
             raise WavegenError(f"{path}/utt2dur: duration of '{utt}' must be > 0, got {dur}")
-    return utts or []
+    return utts
+
+
+def _checked_keys(f: Path) -> list[str]:
+    """The keys of table ``f``, checked as Kaldi does: non-empty, newline-terminated, sorted
+    (LC_ALL=C) and unique."""
+    text = f.read_text(encoding="utf-8")
+    if not text:
+        raise WavegenError(f"{f} is empty; the data dir has no utterances")
+    if not text.endswith("\n"):
+        raise WavegenError(f"{f} does not end with a newline")
+    keys = [line.split(" ", 1)[0] for line in text.splitlines()]
+    if keys != _c_sorted(set(keys)):
+        raise WavegenError(f"{f} is not sorted (LC_ALL=C) or has duplicate keys")
+    return keys
 
 
 def read_vocab(path: str | os.PathLike[str]) -> list[str]:

@@ -32,7 +32,7 @@ class SegmentSampler:
         picks = torch.multinomial(self.probs, batch_size, replacement=True, generator=gen)
         starts = torch.rand(batch_size, generator=gen, dtype=torch.float64)
         segs = np.zeros((batch_size, self.length), dtype=np.float32)
-        for row, (utt_i, frac) in enumerate(zip(picks.tolist(), starts.tolist())):
+        for row, (utt_i, frac) in enumerate(zip(picks.tolist(), starts.tolist(), strict=True)):
             audio = self.store.audio(self.store.utts[utt_i])
             span = max(0, audio.size - self.length)
             start = int(frac * (span + 1))

@@ -165,8 +165,9 @@ def make_toy_corpus(
 ) -> Path:
     """Write ``out/genres/<genre>/<genre>.000NN.wav``. Returns the ``genres`` folder."""
     root = Path(out) / "genres"
-    for g_index, genre in enumerate(genres):
+    for genre in genres:
         (root / genre).mkdir(parents=True, exist_ok=True)
+        g_index = GTZAN_GENRES.index(genre)  # not the position in ``genres``: see module doc
         for k in range(clips_per_genre):
             clip_seed = int(np.random.SeedSequence([seed, g_index, k]).generate_state(1)[0])
             write_wav(root / genre / f"{genre}.{k:05d}.wav",

@@ -7,7 +7,7 @@ feeds back sampled codes, drawing every sample from caller-visible uniform rando
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -82,7 +82,9 @@ def stream(
     eng = build_engine(model_or_weights, cond, engine, device)
     B = cond.shape[0]
     if uniforms is not None and tuple(uniforms.shape) != (B, n_samples):
-        raise WavegenError(f"uniforms must have shape {(B, n_samples)}, got {tuple(uniforms.shape)}")
+        raise WavegenError(
+            f"uniforms must have shape {(B, n_samples)}, got {tuple(uniforms.shape)}"
+        )
     # Time-major draws from numpy's sequential generator: the same seed gives the same numbers
     # per (row, sample) whatever the chunk size.
     rng = np.random.default_rng(seed)

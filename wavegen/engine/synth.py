@@ -95,7 +95,7 @@ def synthesize(
         for chunk in stream(weights, cond, n_samples, engine=engine, temperature=temperature,
                             top_p=top_p, seed=seed, device=device):
             audio = mu_law_decode(chunk, info.config.n_classes).numpy()  # (B, n)
-            for fh, row in zip(files, audio):
+            for fh, row in zip(files, audio, strict=True):
                 fh.write(row)
             bar.update(chunk.shape[1])
             rate = bar.n / (time.perf_counter() - start)

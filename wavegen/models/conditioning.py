@@ -5,6 +5,8 @@ The zero vector is the "null" condition (no genre), used for unconditional gener
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from wavegen.errors import WavegenError
@@ -31,8 +33,9 @@ def parse_genre_mix(spec: str, vocab: list[str]) -> torch.Tensor:
             value = float(weight) if weight else 1.0
         except ValueError as err:
             raise WavegenError(f"bad weight '{weight}' for genre '{name}': not a number") from err
-        if value < 0:
-            raise WavegenError(f"genre weight must be >= 0, got {value} for '{name}'")
+        if not math.isfinite(value) or value < 0:
+            raise WavegenError(f"genre weight must be a finite number >= 0, got {value} "
+                               f"for '{name}'")
         vec[vocab.index(name)] += value
     total = float(vec.sum())
     if total <= 0:

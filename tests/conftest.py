@@ -1,0 +1,46 @@
+"""Shared small fixtures: a tiny toy corpus, its prepared data dirs and a tiny WaveNet config.
+
+Everything is generated under pytest's temporary directories; no audio is committed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wavegen.data.gtzan import prepare_gtzan
+from wavegen.data.toy import make_toy_corpus
+from wavegen.models.wavenet import WaveNetConfig
+
+TOY_CLIPS = 3
+TOY_DURATION = 1.0
+
+
+@pytest.fixture(scope="session")
+def toy_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Root of a toy corpus (``<root>/genres/<genre>/<genre>.0000k.wav``), 3 clips of 1 s each.
+
+    Session-scoped: tests must not modify it.
+    """
+    root = tmp_path_factory.mktemp("toy")
+    make_toy_corpus(root, clips_per_genre=TOY_CLIPS, duration=TOY_DURATION, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def prepared(toy_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """``(data root with train/valid/test, counts)`` from ``prepare_gtzan(toy_corpus, seed=0)``.
+
+    Session-scoped: tests must not modify it.
+    """
+    out = tmp_path_factory.mktemp("data")
+    counts = prepare_gtzan(toy_corpus, out, seed=0)
+    return out, counts
+
+
+@pytest.fixture
+def tiny_cfg() -> WaveNetConfig:
+    """Dilations 1, 2, 4, 1, 2 (receptive field 11); odd, distinct channel sizes catch mix-ups."""
+    return WaveNetConfig(n_classes=16, residual_channels=4, gate_channels=6, skip_channels=5,
+                         n_layers=5, dilation_cycle=3, n_cond=3)

@@ -1,0 +1,117 @@
+"""YAML experiment configs: typed, strict about keys and types, clear about bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wavegen.config import ExperimentConfig, TrainConfig, config_from_dict, load_config
+from wavegen.errors import WavegenError
+from wavegen.models.wavenet import WaveNetConfig
+
+TOY_CONFIG = Path(__file__).resolve().parents[1] / "egs" / "toy" / "v1" / "conf" / "train.yaml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "train.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_config(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, """\
+sample_rate: 8000
+model:
+  residual_channels: 16
+  n_layers: 4
+train:
+  batch_size: 2
+  learning_rate: 0.005
+"""))
+    assert cfg.sample_rate == 8000
+    assert cfg.model == WaveNetConfig(residual_channels=16, n_layers=4)
+    assert cfg.train == TrainConfig(batch_size=2, learning_rate=0.005)
+
+
+def test_empty_file_gives_defaults(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")) == ExperimentConfig()
+    assert load_config(write(tmp_path, "model:\ntrain:\n")) == ExperimentConfig()
+
+
+def test_shipped_toy_config_loads() -> None:
+    cfg = load_config(TOY_CONFIG)
+    assert cfg.sample_rate == 16000 and cfg.train.learning_rate == 0.002
+
+
+def test_dict_round_trip() -> None:
+    cfg = ExperimentConfig(sample_rate=8000, model=WaveNetConfig(n_layers=3))
+    assert config_from_dict(cfg.to_dict()) == cfg
+
+
+def test_int_is_accepted_for_a_float() -> None:
+    assert config_from_dict({"train": {"learning_rate": 1}}).train.learning_rate == 1
+
+
+def test_exponent_float_without_a_dot(tmp_path: Path) -> None:
+    """PyYAML alone reads ``1e-3`` as a string; configs mean the number."""
+    cfg = load_config(write(tmp_path, "train:\n  learning_rate: 1e-3\n  lr_min_ratio: 5E-2\n"))
+    assert cfg.train.learning_rate == 0.001 and cfg.train.lr_min_ratio == 0.05
+
+
+@pytest.mark.parametrize("text, key, known", [
+    ("model:\n  n_layer: 4\n", "n_layer", "dilation_cycle, gate_channels, n_classes"),
+    ("train:\n  lerning_rate: 0.1\n", "lerning_rate", "batch_size, checkpoint_every"),
+    ("trian:\n  batch_size: 2\n", "trian", "known: model, sample_rate, train"),
+])
+def test_unknown_key(tmp_path: Path, text: str, key: str, known: str) -> None:
+    with pytest.raises(WavegenError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert f"unknown key(s) {key} in" in message and known in message
+
+
+@pytest.mark.parametrize("section, key, value", [
+    ("model", "n_layers", "'16'"),
+    ("model", "n_layers", "16.0"),
+    ("model", "n_layers", "true"),
+    ("model", "n_layers", "null"),
+    ("train", "learning_rate", "fast"),
+    ("train", "learning_rate", "[0.1]"),
+    ("train", "batch_size", "2.5"),
+])
+def test_wrong_type(tmp_path: Path, section: str, key: str, value: str) -> None:
+    with pytest.raises(WavegenError, match=rf"{section}\.{key} must be (int|float), got"):
+        load_config(write(tmp_path, f"{section}:\n  {key}: {value}\n"))
+
+
+@pytest.mark.parametrize("value", ["'16000'", "16000.0", "0", "-8000", "true"])
+def test_bad_sample_rate(tmp_path: Path, value: str) -> None:
+    with pytest.raises(WavegenError, match="sample_rate must be a positive integer"):
+        load_config(write(tmp_path, f"sample_rate: {value}\n"))
+
+
+@pytest.mark.parametrize("value", ["5", "[1, 2]", "fast"])
+def test_section_must_be_a_mapping(tmp_path: Path, value: str) -> None:
+    with pytest.raises(WavegenError, match="model must be a mapping"):
+        load_config(write(tmp_path, f"model: {value}\n"))
+
+
+def test_invalid_model_values_become_wavegen_errors(tmp_path: Path) -> None:
+    with pytest.raises(WavegenError, match="gate_channels must be even, got 63"):
+        load_config(write(tmp_path, "model:\n  gate_channels: 63\n"))
+
+
+def test_invalid_yaml(tmp_path: Path) -> None:
+    with pytest.raises(WavegenError, match="is not valid YAML"):
+        load_config(write(tmp_path, "model: [1, 2\n"))
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(WavegenError, match="mapping at the top level"):
+        load_config(write(tmp_path, "- 1\n- 2\n"))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(WavegenError, match=f"config file {tmp_path / 'none.yaml'} not found"):
+        load_config(tmp_path / "none.yaml")
