@@ -30,12 +30,12 @@ def toy_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def prepared(toy_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """``(data root with train/valid/test, counts)`` from ``prepare_gtzan(toy_corpus, seed=0)``.
+    """``(data root, counts)`` from ``prepare_gtzan(toy_corpus, split="random", seed=0)``.
 
     Session-scoped: tests must not modify it.
     """
     out = tmp_path_factory.mktemp("data")
-    counts = prepare_gtzan(toy_corpus, out, seed=0)
+    counts = prepare_gtzan(toy_corpus, out, split="random", seed=0)
     return out, counts
 
 

@@ -10,7 +10,7 @@ import soundfile as sf
 from wavegen.cli import build_parser, main
 from wavegen.models.io import default_model_path, load_model
 
-COMMANDS = ["toy-corpus", "prepare", "dump", "train", "synth"]
+COMMANDS = ["toy-corpus", "download", "prepare", "dump", "train", "synth"]
 
 
 def test_every_command_has_help(capsys):

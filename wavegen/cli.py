@@ -22,6 +22,12 @@ def _toy_corpus(a: argparse.Namespace) -> None:
     print(root)
 
 
+def _download(a: argparse.Namespace) -> None:
+    from wavegen.data.download import download_corpus
+
+    print(download_corpus(a.corpus, a.dest, a.mirror or ()))
+
+
 def _prepare(a: argparse.Namespace) -> None:
     from wavegen.data.gtzan import prepare_gtzan
 
@@ -72,12 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--duration", type=float, default=5.0, help="seconds per clip")
     sp.add_argument("--seed", type=int, default=0, help="corpus seed (deterministic)")
 
+    sp = add("download", _download,
+             "Download and extract a corpus (resumable, checksummed, several mirrors).")
+    sp.add_argument("corpus", choices=["gtzan", "mtat"], help="which corpus")
+    sp.add_argument("--dest", required=True, help="destination folder, e.g. downloads/gtzan")
+    sp.add_argument("--mirror", action="append", metavar="URL",
+                    help="base URL of a copy, tried before the built-in mirrors (repeatable)")
+
     sp = add("prepare", _prepare,
              "Make Kaldi data dirs OUT/{train,valid,test} from a GTZAN-layout corpus.")
     sp.add_argument("corpus", help="corpus root (with genres/<genre>/ or Data/genres_original/)")
     sp.add_argument("out", help="output folder for the data dirs, e.g. data")
-    sp.add_argument("--split", default="random", choices=["random"],
-                    help="how to split into train/valid/test")
+    sp.add_argument("--split", default="filtered", choices=["filtered", "random"],
+                    help="filtered: GTZAN's artist-filtered split; random: stratified by genre")
     sp.add_argument("--seed", type=int, default=0, help="seed of the random split")
     sp.add_argument("--valid-frac", type=float, default=0.1, help="fraction per genre for valid")
     sp.add_argument("--test-frac", type=float, default=0.1, help="fraction per genre for test")

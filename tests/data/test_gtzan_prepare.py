@@ -73,8 +73,8 @@ def test_top_level_genres_txt(prepared: tuple[Path, dict]) -> None:
 def test_split_is_deterministic_for_a_seed(toy_corpus: Path, prepared: tuple[Path, dict],
                                            tmp_path: Path) -> None:
     out, _ = prepared
-    prepare_gtzan(toy_corpus, tmp_path / "same", seed=0)
-    prepare_gtzan(toy_corpus, tmp_path / "other", seed=1)
+    prepare_gtzan(toy_corpus, tmp_path / "same", split="random", seed=0)
+    prepare_gtzan(toy_corpus, tmp_path / "other", split="random", seed=1)
     for name in SETS:
         for f in ("wav.scp", "utt2genre", "utt2dur", "spk2utt"):
             assert (tmp_path / "same" / name / f).read_bytes() == (out / name / f).read_bytes()
@@ -82,7 +82,7 @@ def test_split_is_deterministic_for_a_seed(toy_corpus: Path, prepared: tuple[Pat
 
 
 def test_genre_folder_itself_is_accepted(toy_corpus: Path, tmp_path: Path) -> None:
-    counts = prepare_gtzan(toy_corpus / "genres", tmp_path, seed=0)
+    counts = prepare_gtzan(toy_corpus / "genres", tmp_path, split="random", seed=0)
     assert sum(counts.values()) == len(TOY_UTTS)
 
 
@@ -102,7 +102,7 @@ def test_kaggle_layout_with_corrupt_file(tmp_path: Path, caplog: pytest.LogCaptu
     bad = genre_root / "jazz" / "jazz.00054.wav"
     bad.write_bytes(b"not audio")
     with caplog.at_level(logging.WARNING, logger="wavegen"):
-        counts = prepare_gtzan(tmp_path / "kaggle", tmp_path / "data", seed=0)
+        counts = prepare_gtzan(tmp_path / "kaggle", tmp_path / "data", split="random", seed=0)
     assert sum(counts.values()) == 9
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "jazz.00054.wav" in warnings[0].getMessage()
@@ -118,7 +118,7 @@ def test_kaggle_layout_with_corrupt_file(tmp_path: Path, caplog: pytest.LogCaptu
 
 def test_au_files(tmp_path: Path) -> None:
     tiny_tree(tmp_path / "corpus" / "genres", ("classical", "metal"), clips=3, ext="au")
-    counts = prepare_gtzan(tmp_path / "corpus", tmp_path / "data", seed=0)
+    counts = prepare_gtzan(tmp_path / "corpus", tmp_path / "data", split="random", seed=0)
     assert counts == {"train": 2, "valid": 2, "test": 2}
     for s in SETS:
         validate_data_dir(tmp_path / "data" / s)
@@ -146,5 +146,5 @@ def test_nonexistent_corpus(tmp_path: Path) -> None:
 
 
 def test_unknown_split(toy_corpus: Path, tmp_path: Path) -> None:
-    with pytest.raises(WavegenError, match="unknown split 'filtered'; supported: random"):
-        prepare_gtzan(toy_corpus, tmp_path, split="filtered")
+    with pytest.raises(WavegenError, match="unknown split 'artist'; supported: filtered, random"):
+        prepare_gtzan(toy_corpus, tmp_path, split="artist")

@@ -27,7 +27,7 @@ TINY = {
 def dump_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("trainer")
     make_toy_corpus(root / "db", clips_per_genre=3, duration=0.5, seed=0)
-    prepare_gtzan(root / "db", root / "data")
+    prepare_gtzan(root / "db", root / "data", split="random")
     for name in ("train", "valid"):
         dump_data_dir(root / "data" / name, root / "dump" / name, 8000)
     return root / "dump"

@@ -2,13 +2,20 @@
 
 Accepts ``<root>/genres/<genre>/<genre>.000NN.{wav,au}`` (original), the Kaggle layout
 ``<root>/Data/genres_original/<genre>/...``, or ``root`` being the genre-folder parent itself.
-Unreadable files are skipped with a warning each and listed in ``data/<set>/bad_files``.
+Unreadable files are skipped with a warning each and their paths listed in
+``data/<set>/bad_files``; so are the ids of clips of the split missing from the corpus.
+
+Two splits: ``filtered``, the artist-filtered split of Kereliuk et al. (2015) as published
+with torchaudio (443 / 197 / 290 clips; the other 70 clips are in no set), shipped as
+``wavegen/data/splits/gtzan_filtered_<set>.txt``; and ``random``, stratified by genre, for
+corpora in GTZAN's layout that are not GTZAN (such as the toy corpus).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +28,7 @@ log = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".au")
 SETS = ("train", "valid", "test")
+SPLITS = ("filtered", "random")
 
 
 def find_genre_root(root: str | os.PathLike[str]) -> Path:
@@ -76,25 +84,52 @@ def random_split(
     return split
 
 
+def filtered_split() -> dict[str, list[str]]:
+    """The artist-filtered split: set name -> utterance ids such as ``blues.00029``."""
+    folder = resources.files("wavegen.data").joinpath("splits")
+    return {name: folder.joinpath(f"gtzan_filtered_{name}.txt").read_text("utf-8").split()
+            for name in SETS}
+
+
 def prepare_gtzan(
-    corpus: str | os.PathLike[str], out: str | os.PathLike[str], split: str = "random",
+    corpus: str | os.PathLike[str], out: str | os.PathLike[str], split: str = "filtered",
     seed: int = 0, valid_frac: float = 0.1, test_frac: float = 0.1,
 ) -> dict[str, int]:
     """Write ``out/{train,valid,test}`` data dirs and ``genres.txt``.
 
+    Args:
+        corpus: corpus root in one of the layouts above.
+        out: folder for the data dirs.
+        split: ``filtered`` (clips of the corpus in no list are ignored; listed clips missing
+            from the corpus are skipped with a warning and their ids written to ``bad_files``)
+            or ``random`` (every clip; ``seed``, ``valid_frac`` and ``test_frac`` apply).
+        seed: seed of the random split.
+        valid_frac: fraction of each genre's clips for valid (random split).
+        test_frac: fraction of each genre's clips for test (random split).
+
     Returns:
         Number of utterances per set.
     """
-    if split != "random":
-        raise WavegenError(f"unknown split '{split}'; supported: random")
+    if split not in SPLITS:
+        raise WavegenError(f"unknown split '{split}'; supported: {', '.join(SPLITS)}")
     found = scan_corpus(corpus)
     genres = sorted({g for g, _ in found.values()})
-    parts = random_split({u: g for u, (g, _) in found.items()}, seed, valid_frac, test_frac)
+    if split == "random":
+        parts = random_split({u: g for u, (g, _) in found.items()}, seed, valid_frac, test_frac)
+    else:
+        parts = filtered_split()
+        unlisted = len(found.keys() - {u for utts in parts.values() for u in utts})
+        if unlisted:
+            log.info("ignoring %d clips that are in no set of the filtered split", unlisted)
     out = Path(out)
     counts = {}
     for name, utts in parts.items():
-        wav_scp, utt2dur, utt2genre, bad = {}, {}, {}, []
-        for utt in utts:
+        wav_scp, utt2dur, utt2genre = {}, {}, {}
+        bad = [u for u in utts if u not in found]
+        if bad:
+            log.warning("%d clips of the %s set are missing from the corpus: %s%s", len(bad),
+                        name, ", ".join(bad[:5]), ", ..." if len(bad) > 5 else "")
+        for utt in (u for u in utts if u in found):
             genre, path = found[utt]
             dur = probe_duration(path)
             if dur is None:
@@ -103,7 +138,10 @@ def prepare_gtzan(
                 continue
             wav_scp[utt], utt2dur[utt], utt2genre[utt] = str(path), dur, genre
         if not wav_scp:
-            raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?")
+            hint = ""
+            if split == "filtered":
+                hint = "; for a corpus other than GTZAN use --split random"
+            raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?{hint}")
         write_data_dir(out / name, wav_scp, utt2dur, {"utt2genre": utt2genre})
         write_vocab(out / name / "genres.txt", genres)
         (out / name / "bad_files").write_text("".join(f"{b}\n" for b in bad), encoding="utf-8")
@@ -112,4 +150,4 @@ def prepare_gtzan(
     return counts
 
 
-__all__ = ["prepare_gtzan", "scan_corpus", "random_split", "write_table"]
+__all__ = ["filtered_split", "prepare_gtzan", "random_split", "scan_corpus", "write_table"]

@@ -14,8 +14,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=100
 nj=2                        # parallel jobs for data work
-clips_per_genre=20          # toy corpus size
-clip_duration=5.0           # seconds per toy clip
+clips_per_genre=30          # toy corpus size
+clip_duration=6.0           # seconds per toy clip
 corpus_seed=0
 train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
