@@ -154,7 +154,14 @@ def render_clip(genre: str, duration: float, seed: int, sr: int = TOY_SAMPLE_RAT
         for kind, level in hits:
             hit = level * _drum(kind, sr, rng)[: n_total - start]
             drums[start:start + hit.size] += hit
-    mix = 0.45 * melody + drums
+    # A drone on the key's root below the melody: the clip never
+    # drops to digital silence (a state an autoregressive model can get stuck in), and the
+    # drone's pitch marks the genre's register throughout.
+    t = np.arange(n_total) / sr
+    drone_low = max(36, style.low - 12)
+    drone_hz = _midi_hz(drone_low + (root - drone_low) % 12)
+    drone = np.sin(2 * np.pi * drone_hz * t + rng.uniform(0, 2 * np.pi))
+    mix = 0.45 * melody + 0.12 * drone + drums
     mix *= rng.uniform(0.6, 0.8) / max(1e-6, float(np.max(np.abs(mix))))
     return mix.astype(np.float32)
 

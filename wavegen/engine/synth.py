@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from wavegen.audio import atomic_output, mu_law_decode
 from wavegen.engine import stream
+from wavegen.engine.sampling import check_sampling
 from wavegen.errors import WavegenError
 from wavegen.models.conditioning import parse_genre_mix
 from wavegen.models.io import load_model
@@ -76,6 +77,7 @@ def synthesize(
     """
     if not duration > 0:
         raise WavegenError(f"--duration must be positive, got {duration}")
+    check_sampling(temperature, top_p)
     net, info = load_model(model)
     plan = plan_outputs(genre, info.vocab, None if out is None else str(out),
                         None if out_dir is None else str(out_dir), count)
