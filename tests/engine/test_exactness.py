@@ -7,7 +7,9 @@ the same uniform random numbers, identical sampled codes. Fresh random weights a
 import pytest
 import torch
 
+from wavegen.audio import silence_code
 from wavegen.engine import ENGINES, forward_weights, generate, stream, teacher_forced_logits
+from wavegen.engine.sampling import sample_from_logits
 from wavegen.errors import WavegenError
 from wavegen.models import WaveNet, WaveNetConfig
 
@@ -81,10 +83,8 @@ def test_sampled_codes_follow_the_model():
     N = 80
     u = torch.rand(2, N, generator=torch.Generator().manual_seed(1))
     codes = generate(model, cond, N, engine="cached", uniforms=u)
-    inputs = torch.cat([torch.full((2, 1), 127), codes[:, :-1]], dim=1)  # silence first
-    from wavegen.audio import silence_code
-    inputs[:, 0] = silence_code()
-    from wavegen.engine.sampling import sample_from_logits
+    silence = torch.full((2, 1), silence_code())
+    inputs = torch.cat([silence, codes[:, :-1]], dim=1)  # the engine's first input is silence
     with torch.no_grad():
         logits = model(inputs, cond)  # (B, A, N)
     resampled = torch.stack([sample_from_logits(logits[:, :, t], u[:, t]) for t in range(N)], 1)
