@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# Synthesize clips for every genre of a model into <out-dir>, in one batched run.
+# Synthesize clips of a model into <out-dir>: every genre (or tag) by default, in one batched
+# run, or one run per tag set of --tags for a tag-conditioned model.
 #
 # Usage: steps/synth.sh [--cmd utils/run.sh] [--duration S] [--count N] [--seed S]
-#                       [--temperature T] <model.pt> <out-dir>
+#                       [--temperature T] [--genre all] [--tags "a,b;c,d"] <model.pt> <out-dir>
+#   --tags "rock,guitar,fast;classical,piano"   two tag sets, --count clips each
 set -euo pipefail
 cmd=utils/run.sh
 duration=2.0
 count=1
 seed=0
 temperature=1.0
+genre=all
+tags=
 help_message="Usage: $0 [options] <model.pt> <out-dir>"
 . utils/parse_options.sh
 [ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
 model=$1 out=$2
 mkdir -p "$out/log"
-$cmd "$out/log/synth.log" wavegen synth --model "$model" --genre all --count "$count" \
-  --duration "$duration" --seed "$seed" --temperature "$temperature" --out-dir "$out"
+common=(--model "$model" --count "$count" --duration "$duration" --seed "$seed"
+  --temperature "$temperature" --out-dir "$out")
+if [ -z "$tags" ]; then
+  $cmd "$out/log/synth.log" wavegen synth --genre "$genre" "${common[@]}"
+else
+  IFS=';' read -r -a tag_sets <<<"$tags"
+  for k in "${!tag_sets[@]}"; do
+    $cmd "$out/log/synth.$((k + 1)).log" wavegen synth --tags "'${tag_sets[$k]}'" "${common[@]}"
+  done
+fi

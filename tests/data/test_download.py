@@ -368,3 +368,42 @@ def test_cli_download(site: Site, gtzan_tar: bytes, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith("wavegen download: error: could not download genres.tar.gz")
     assert err.count("\n") == 1
+
+
+def test_cli_checksum_file_for_a_mirror_with_its_own_build(
+        site: Site, gtzan_tar: bytes, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    site.files["/own/genres.tar.gz"] = gtzan_tar
+    site.script["/own/genres.tar.gz"] = ["drop"]
+    sums = tmp_path / "sums"
+    digest = hashlib.sha256(gtzan_tar).hexdigest()
+    sums.write_text(f"# our build\ngenres.tar.gz sha256:{digest} {len(gtzan_tar)}\n")
+    dest = tmp_path / "db"
+    assert main(["download", "gtzan", "--dest", str(dest), "--mirror", site.base + "/own",
+                 "--checksums", str(sums)]) == 0
+    assert_gtzan_extracted(dest)
+    assert site.requests[-1] == ("/own/genres.tar.gz", f"bytes={len(gtzan_tar) // 2}-")
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("genres.tar.gz sha256", "expected '<file> <algorithm>:<digest> \\[<size>\\]'"),
+    ("genres.tar.gz nohash:00", "expected '<file>"),
+    ("genres.tar.gz md5:00 big", "expected '<file>"),
+    ("mp3.zip.001 md5:00", "'mp3.zip.001' is not a file of gtzan; its files: genres.tar.gz"),
+])
+def test_bad_checksum_files(tmp_path: Path, line: str, message: str) -> None:
+    sums = tmp_path / "sums"
+    sums.write_text(line + "\n")
+    with pytest.raises(WavegenError, match=message):
+        download.specs_with_checksums("gtzan", sums)
+    with pytest.raises(WavegenError, match="not found"):
+        download.specs_with_checksums("gtzan", tmp_path / "none")
+
+
+def test_checksum_file_replaces_only_the_named_files(tmp_path: Path) -> None:
+    sums = tmp_path / "sums"
+    sums.write_text("annotations_final.csv md5:" + "0" * 32 + "\n")
+    specs = download.specs_with_checksums("mtat", sums)
+    assert [s.name for s in specs] == [s.name for s in download.CORPORA["mtat"]]
+    changed = {s.name: s for s in specs}["annotations_final.csv"]
+    assert changed.checksum == "md5:" + "0" * 32 and changed.size is None
+    assert specs[0] == download.CORPORA["mtat"][0]

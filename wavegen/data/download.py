@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
@@ -120,6 +120,40 @@ def download_corpus(
         extract_split_zip(parts, dest / "mp3.zip", dest / "mp3")
     marker.touch()
     return dest
+
+
+def specs_with_checksums(name: str, path: str | os.PathLike[str]) -> tuple[FileSpec, ...]:
+    """The corpus's files with the checksums (and sizes) of a checksum file instead.
+
+    For a mirror that serves its own build of the files. Each line of the file is
+    ``<file name> <algorithm>:<hex digest> [<size in bytes>]``; files it does not name keep
+    the built-in values.
+
+    Raises:
+        WavegenError: unknown corpus, a malformed line or a file name the corpus lacks.
+    """
+    if name not in CORPORA:
+        raise WavegenError(f"unknown corpus '{name}'; known: {', '.join(CORPORA)}")
+    specs = {s.name: s for s in CORPORA[name]}
+    path = Path(path)
+    if not path.is_file():
+        raise WavegenError(f"checksum file {path} not found")
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split()
+        if not fields or line.lstrip().startswith("#"):
+            continue
+        algorithm, _, digest = fields[1].partition(":") if len(fields) > 1 else ("", "", "")
+        if (len(fields) not in (2, 3) or algorithm not in hashlib.algorithms_available
+                or not digest or any(c not in "0123456789abcdefABCDEF" for c in digest)
+                or (len(fields) == 3 and not fields[2].isdigit())):
+            raise WavegenError(f"{path}:{lineno}: expected '<file> <algorithm>:<digest> "
+                               f"[<size>]', got {line!r}")
+        if fields[0] not in specs:
+            raise WavegenError(f"{path}:{lineno}: '{fields[0]}' is not a file of {name}; "
+                               f"its files: {', '.join(specs)}")
+        size = int(fields[2]) if len(fields) == 3 else None
+        specs[fields[0]] = replace(specs[fields[0]], checksum=fields[1], size=size)
+    return tuple(specs.values())
 
 
 def download_file(
@@ -302,4 +336,4 @@ def extract_split_zip(parts: Sequence[Path], joined: Path, dest: Path) -> None:
 
 
 __all__ = ["CORPORA", "FileSpec", "download_corpus", "download_file", "extract_split_zip",
-           "extract_tar", "verify"]
+           "extract_tar", "specs_with_checksums", "verify"]

@@ -17,17 +17,34 @@ import json
 import logging
 import os
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
+import torchaudio.transforms
 
-from wavegen.audio import read_audio, resample
+from wavegen.audio import read_audio
 from wavegen.data.kaldi import read_table, read_vocab, validate_data_dir, write_table
 from wavegen.errors import WavegenError
 
 log = logging.getLogger(__name__)
 
 LABEL_FILES = (("utt2genre", "genres.txt"), ("utt2tags", "tags.txt"))
+
+
+@lru_cache(maxsize=8)
+def _resampler(orig_sr: int, new_sr: int) -> torchaudio.transforms.Resample:
+    """A resampler with its filter kernel computed once (the same filter as
+    :func:`wavegen.audio.resample`), reused for every file at ``orig_sr``."""
+    return torchaudio.transforms.Resample(orig_sr, new_sr)
+
+
+def _resample(samples: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
+    if orig_sr == new_sr:
+        return samples
+    with torch.no_grad():
+        return _resampler(orig_sr, new_sr)(torch.from_numpy(samples)).numpy()
 
 
 def dump_data_dir(data_dir: str | os.PathLike[str], out: str | os.PathLike[str],
@@ -50,7 +67,7 @@ def dump_data_dir(data_dir: str | os.PathLike[str], out: str | os.PathLike[str],
     with open(out / "samples.int16", "wb") as fh:
         for utt in utts:
             samples, sr = read_audio(wav_scp[utt])
-            pcm = np.clip(np.round(resample(samples, sr, sample_rate) * 32767.0), -32768, 32767)
+            pcm = np.clip(np.round(_resample(samples, sr, sample_rate) * 32767.0), -32768, 32767)
             fh.write(pcm.astype("<i2").tobytes())
             index[utt] = f"{offset} {pcm.size}"
             offset += pcm.size

@@ -3,7 +3,8 @@
 Accepts ``<root>/genres/<genre>/<genre>.000NN.{wav,au}`` (original), the Kaggle layout
 ``<root>/Data/genres_original/<genre>/...``, or ``root`` being the genre-folder parent itself.
 Unreadable files are skipped with a warning each and their paths listed in
-``data/<set>/bad_files``; so are the ids of clips of the split missing from the corpus.
+``data/<set>/bad_files`` (see :mod:`wavegen.data.check`); so are the ids of clips of the split
+missing from the corpus.
 
 Two splits: ``filtered``, the artist-filtered split of Kereliuk et al. (2015) as published
 with torchaudio (443 / 197 / 290 clips; the other 70 clips are in no set), shipped as
@@ -19,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from wavegen.data.kaldi import write_data_dir, write_table, write_vocab
+from wavegen.data.check import check_data_dir, write_speakers
+from wavegen.data.kaldi import write_table, write_vocab
 from wavegen.errors import WavegenError
 
 log = logging.getLogger(__name__)
@@ -56,17 +57,6 @@ def scan_corpus(root: str | os.PathLike[str]) -> dict[str, tuple[str, Path]]:
     return found
 
 
-def probe_duration(path: Path) -> float | None:
-    """Duration in seconds, or None when the file is not readable audio."""
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError):
-        return None
-    if info.frames <= 0 or info.samplerate <= 0:
-        return None
-    return info.frames / info.samplerate
-
-
 def random_split(
     utt2genre: dict[str, str], seed: int, valid_frac: float, test_frac: float
 ) -> dict[str, list[str]]:
@@ -93,7 +83,8 @@ def filtered_split() -> dict[str, list[str]]:
 
 def prepare_gtzan(
     corpus: str | os.PathLike[str], out: str | os.PathLike[str], split: str = "filtered",
-    seed: int = 0, valid_frac: float = 0.1, test_frac: float = 0.1,
+    seed: int = 0, valid_frac: float = 0.1, test_frac: float = 0.1, check: bool = True,
+    channels: int = 1,
 ) -> dict[str, int]:
     """Write ``out/{train,valid,test}`` data dirs and ``genres.txt``.
 
@@ -106,9 +97,12 @@ def prepare_gtzan(
         seed: seed of the random split.
         valid_frac: fraction of each genre's clips for valid (random split).
         test_frac: fraction of each genre's clips for test (random split).
+        check: decode every file here (:func:`~wavegen.data.check.check_data_dir`); False
+            only lists the clips, for parallel checking of split data dirs afterwards.
+        channels: required channel count of the audio (0: any).
 
     Returns:
-        Number of utterances per set.
+        Number of utterances per set (listed ones when ``check`` is False).
     """
     if split not in SPLITS:
         raise WavegenError(f"unknown split '{split}'; supported: {', '.join(SPLITS)}")
@@ -124,30 +118,27 @@ def prepare_gtzan(
     out = Path(out)
     counts = {}
     for name, utts in parts.items():
-        wav_scp, utt2dur, utt2genre = {}, {}, {}
-        bad = [u for u in utts if u not in found]
-        if bad:
-            log.warning("%d clips of the %s set are missing from the corpus: %s%s", len(bad),
-                        name, ", ".join(bad[:5]), ", ..." if len(bad) > 5 else "")
-        for utt in (u for u in utts if u in found):
-            genre, path = found[utt]
-            dur = probe_duration(path)
-            if dur is None:
-                log.warning("skipping unreadable audio file %s", path)
-                bad.append(str(path))
-                continue
-            wav_scp[utt], utt2dur[utt], utt2genre[utt] = str(path), dur, genre
-        if not wav_scp:
-            hint = ""
-            if split == "filtered":
-                hint = "; for a corpus other than GTZAN use --split random"
+        missing = [u for u in utts if u not in found]
+        if missing:
+            log.warning("%d clips of the %s set are missing from the corpus: %s%s", len(missing),
+                        name, ", ".join(missing[:5]), ", ..." if len(missing) > 5 else "")
+        present = [u for u in utts if u in found]
+        hint = "; for a corpus other than GTZAN use --split random" if split == "filtered" else ""
+        if not present:
             raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?{hint}")
-        write_data_dir(out / name, wav_scp, utt2dur, {"utt2genre": utt2genre})
-        write_vocab(out / name / "genres.txt", genres)
-        (out / name / "bad_files").write_text("".join(f"{b}\n" for b in bad), encoding="utf-8")
-        counts[name] = len(wav_scp)
+        d = out / name
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "utt2dur").unlink(missing_ok=True)
+        write_table(d / "wav.scp", {u: str(found[u][1]) for u in present})
+        write_table(d / "utt2genre", {u: found[u][0] for u in present})
+        write_speakers(d, present)
+        write_vocab(d / "genres.txt", genres)
+        (d / "bad_files").write_text("".join(f"{b}\n" for b in missing), encoding="utf-8")
+        counts[name] = check_data_dir(d, channels) if check else len(present)
+        if not counts[name]:
+            raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?{hint}")
     write_vocab(out / "genres.txt", genres)
     return counts
 
 
-__all__ = ["filtered_split", "prepare_gtzan", "random_split", "scan_corpus", "write_table"]
+__all__ = ["filtered_split", "prepare_gtzan", "random_split", "scan_corpus"]

@@ -43,6 +43,25 @@ def parse_genre_mix(spec: str, vocab: list[str]) -> torch.Tensor:
     return vec / total
 
 
+def parse_tags(spec: str, vocab: list[str]) -> torch.Tensor:
+    """``"rock,guitar,fast"`` -> (C,) multi-hot vector over the tag ``vocab``.
+
+    Tag models are trained on unnormalized multi-hot vectors, so each named tag is 1.
+
+    Raises:
+        WavegenError: no tag, or an unknown tag (the message lists the known ones).
+    """
+    vec = torch.zeros(len(vocab))
+    names = [t.strip() for t in spec.split(",") if t.strip()]
+    if not names:
+        raise WavegenError(f"no tag given; known tags: {', '.join(vocab)}")
+    for name in names:
+        if name not in vocab:
+            raise WavegenError(f"unknown tag '{name}'; known tags: {', '.join(vocab)}")
+        vec[vocab.index(name)] = 1.0
+    return vec
+
+
 def one_hot(indices: torch.Tensor, n: int) -> torch.Tensor:
     """(B,) long -> (B, n) float one-hot."""
     return torch.nn.functional.one_hot(indices, n).float()

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# GTZAN recipe: download -> data dirs (artist-filtered split) -> dump -> train -> synthesize.
+#
+#   ./run.sh                                   # everything, downloading GTZAN to downloads/
+#   ./run.sh --db-root /data/gtzan             # use a copy you have (original or Kaggle layout)
+#   ./run.sh --stage 4 --stop-stage 5          # retrain and resynthesize
+# Finished stages leave .done markers and are skipped on re-runs; delete a marker to redo one.
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./path.sh
+. ./cmd.sh
+. utils/log.sh
+
+stage=0
+stop_stage=100
+nj=4                        # parallel jobs for data preparation and dump
+db_root=                    # an existing copy of GTZAN: skips the download
+db=downloads                # where stage 0 downloads and extracts GTZAN
+mirror=                     # base URL of a GTZAN copy, tried before the built-in mirrors
+checksums=                  # checksum file for a mirror with its own build (wavegen download)
+split=filtered              # filtered (the standard artist-filtered split) or random
+seed=0                      # seed of --split random
+train_config=conf/train.yaml
+max_steps=                  # override train.max_steps (empty: the config's)
+synth_duration=5.0          # seconds per synthesized clip
+synth_seed=0
+data=data
+dump=dump
+exp=exp/wavenet
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--db-root DIR] [--config FILE] [...]
+Stages: 0 download, 1 data dirs, 2 dump, 3 classifier (not yet), 4 train, 5 synthesize,
+        6 evaluate (not yet), 7 listening test (not yet).
+Every variable at the top of $0 is an option: --name value (dashes or underscores)."
+. utils/parse_options.sh
+
+sample_rate=$(grep -E '^sample_rate:' "$train_config" | awk '{print $2}')
+sample_rate=${sample_rate:-16000}
+corpus=${db_root:-$db}
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  if [ -n "$db_root" ]; then
+    [ -d "$db_root" ] || { log "stage 0: --db-root $db_root is not a folder"; exit 1; }
+    log "stage 0: using the copy of GTZAN in $db_root, skipping the download"
+  elif stage_done "$db/.gtzan.done"; then log "stage 0: GTZAN is in $db, skipping"; else
+    log "stage 0: downloading GTZAN into $db"
+    wavegen download gtzan --dest "$db" ${mirror:+--mirror "$mirror"} \
+      ${checksums:+--checksums "$checksums"}
+  fi
+fi
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  if stage_done "$data/.done"; then log "stage 1: $data exists, skipping"; else
+    log "stage 1: data preparation ($split split, $nj jobs) -> $data/{train,valid,test}"
+    local/prepare_data.sh --cmd "$cpu_cmd" --nj "$nj" --split "$split" --seed "$seed" \
+      "$corpus" "$data"
+    mark_done "$data/.done"
+  fi
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  if stage_done "$dump/.done"; then log "stage 2: $dump exists, skipping"; else
+    log "stage 2: dump at $sample_rate Hz ($nj jobs) -> $dump (logs in $dump/log)"
+    steps/dump.sh --cmd "$cpu_cmd" --nj "$nj" --sample-rate "$sample_rate" "$data" "$dump" \
+      train valid test
+    mark_done "$dump/.done"
+  fi
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  log "stage 3: evaluation classifier: not part of this recipe yet, nothing to do"
+fi
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  if stage_done "$exp/.done"; then log "stage 4: $exp is trained, skipping"; else
+    log "stage 4: training $exp (progress: tail -f $exp/log/train.log)"
+    steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" "$train_config" "$dump" "$exp"
+    mark_done "$exp/.done"
+  fi
+fi
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  out=$exp/synth
+  if stage_done "$out/.done"; then log "stage 5: $out exists, skipping"; else
+    log "stage 5: one ${synth_duration}s clip per genre -> $out"
+    steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
+      "$exp/model.pt" "$out"
+    mark_done "$out/.done"
+  fi
+fi
+
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  log "stage 6: evaluation: not part of this recipe yet, nothing to do"
+fi
+
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  log "stage 7: listening test and report: not part of this recipe yet, nothing to do"
+fi
