@@ -41,7 +41,7 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
 
 def test_shipped_toy_config_loads() -> None:
     cfg = load_config(TOY_CONFIG)
-    assert cfg.sample_rate == 16000 and cfg.train.learning_rate == 0.002
+    assert cfg.sample_rate == 8000 and cfg.train.learning_rate == 0.002
 
 
 def test_dict_round_trip() -> None:
@@ -62,7 +62,7 @@ def test_exponent_float_without_a_dot(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text, key, known", [
     ("model:\n  n_layer: 4\n", "n_layer", "dilation_cycle, gate_channels, n_classes"),
     ("train:\n  lerning_rate: 0.1\n", "lerning_rate", "batch_size, checkpoint_every"),
-    ("trian:\n  batch_size: 2\n", "trian", "known: model, sample_rate, train"),
+    ("trian:\n  batch_size: 2\n", "trian", "known: model, sample_rate, synth, train"),
 ])
 def test_unknown_key(tmp_path: Path, text: str, key: str, known: str) -> None:
     with pytest.raises(WavegenError) as err:
@@ -115,3 +115,22 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(WavegenError, match=f"config file {tmp_path / 'none.yaml'} not found"):
         load_config(tmp_path / "none.yaml")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("train:\n  batch_size: 0\n", "batch_size must be >= 1, got 0"),
+    ("train:\n  learning_rate: -0.1\n", "learning_rate must be > 0"),
+    ("train:\n  cond_dropout: 1.5\n", r"cond_dropout must be in \[0, 1\]"),
+    ("train:\n  ema_decay: 1.0\n", r"ema_decay must be in \[0, 1\)"),
+    ("train:\n  grad_clip: -1\n", "grad_clip must be >= 0"),
+    ("synth:\n  top_p: 0\n", r"top_p must be in \(0, 1\]"),
+    ("synth:\n  guidance: 2.0\n", "guidance needs a null label: set train.cond_dropout > 0"),
+])
+def test_out_of_range_values(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(WavegenError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_guidance_with_conditioning_dropout(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "train:\n  cond_dropout: 0.1\nsynth:\n  guidance: 3\n"))
+    assert cfg.synth.guidance == 3.0 and cfg.train.cond_dropout == 0.1

@@ -1,10 +1,11 @@
 """YAML experiment configs -> typed dataclasses. Unknown keys are errors.
 
-A config has three sections::
+A config has these sections::
 
     sample_rate: 16000      # the model rate; the dump resamples to it
     model: {...}            # WaveNetConfig fields (n_cond comes from the vocabulary)
     train: {...}            # TrainConfig fields
+    synth: {...}            # SynthConfig fields: sampling defaults stored in the model file
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ class TrainConfig:
     """Training hyper-parameters.
 
     Attributes:
-        batch_size: segments per step (per process).
+        batch_size: segments per optimizer step, over all processes and accumulation
+            micro-steps together (the effective batch): the same config trains the same way on
+            one CPU or many GPUs. Must divide by ``processes * grad_accum_steps``.
+        grad_accum_steps: micro-batches accumulated per optimizer step (per process).
+        mixed_precision: ``no``, ``bf16`` or ``fp16`` autocast (through accelerate; fp16 only
+            on GPU). Weights, optimizer and checkpoints stay fp32.
+        keep_checkpoints: how many of the newest checkpoints to keep (``best.pt`` is kept
+            besides).
+        tensorboard: also write TensorBoard scalars to ``<exp>/tensorboard``.
         segment_length: samples per segment (predicted positions).
         learning_rate: Adam step size (peak, after warm-up).
         lr_min_ratio: the cosine schedule ends at ``learning_rate * lr_min_ratio``.
@@ -38,6 +47,14 @@ class TrainConfig:
         valid_batches: fixed validation batches (same segments every time).
         log_every: steps between log lines in ``train_log.csv``.
         seed: seeds initialization and segment sampling.
+        cond_dropout: probability of replacing a segment's conditioning by the zero vector, so
+            the model also learns an unconditional ("null") distribution; needed for
+            classifier-free guidance at synthesis (``--guidance``). 0 disables.
+        ema_decay: keep an exponential moving average of the weights with this decay (e.g.
+            0.999); model files and validation then use the averaged weights. 0 disables.
+        grad_clip: clip the global gradient norm to this value. 0 disables.
+        max_nonfinite: stop with an error after this many consecutive steps with a non-finite
+            loss or gradient (each such step is skipped and counted).
     """
 
     batch_size: int = 8
@@ -51,6 +68,60 @@ class TrainConfig:
     valid_batches: int = 4
     log_every: int = 10
     seed: int = 0
+    cond_dropout: float = 0.0
+    ema_decay: float = 0.0
+    grad_clip: float = 0.0
+    max_nonfinite: int = 20
+    grad_accum_steps: int = 1
+    mixed_precision: str = "no"
+    keep_checkpoints: int = 3
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        positive = ("batch_size", "segment_length", "max_steps", "checkpoint_every",
+                    "valid_every", "valid_batches", "log_every", "max_nonfinite",
+                    "grad_accum_steps", "keep_checkpoints")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be no, bf16 or fp16, got "
+                             f"{self.mixed_precision!r}")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        for name in ("lr_min_ratio", "cond_dropout"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.grad_clip < 0:
+            raise ValueError(f"grad_clip must be >= 0, got {self.grad_clip}")
+
+
+@dataclass
+class SynthConfig:
+    """Sampling defaults a trained model carries into its model file (``wavegen synth`` flags
+    override them).
+
+    Attributes:
+        temperature: softmax temperature.
+        top_p: nucleus sampling mass.
+        guidance: classifier-free guidance scale (needs ``train.cond_dropout > 0`` unless 1).
+    """
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    guidance: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not self.guidance >= 0:
+            raise ValueError(f"guidance must be >= 0, got {self.guidance}")
 
 
 @dataclass
@@ -58,6 +129,7 @@ class ExperimentConfig:
     sample_rate: int = 16000
     model: WaveNetConfig = field(default_factory=WaveNetConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -105,18 +177,23 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
 
 def config_from_dict(raw: dict[str, Any], where: str = "config") -> ExperimentConfig:
     raw = dict(raw or {})
-    unknown = sorted(set(raw) - {"sample_rate", "model", "train"})
+    unknown = sorted(set(raw) - {"sample_rate", "model", "train", "synth"})
     if unknown:
         raise WavegenError(f"unknown key(s) {', '.join(unknown)} in {where}; "
-                           "known: model, sample_rate, train")
+                           "known: model, sample_rate, synth, train")
     sample_rate = raw.get("sample_rate", 16000)
     if not isinstance(sample_rate, int) or isinstance(sample_rate, bool) or sample_rate <= 0:
         raise WavegenError(f"{where}.sample_rate must be a positive integer, got {sample_rate!r}")
-    return ExperimentConfig(
+    cfg = ExperimentConfig(
         sample_rate=sample_rate,
         model=from_dict(WaveNetConfig, raw.get("model"), f"{where}.model"),
         train=from_dict(TrainConfig, raw.get("train"), f"{where}.train"),
+        synth=from_dict(SynthConfig, raw.get("synth"), f"{where}.synth"),
     )
+    if cfg.synth.guidance != 1.0 and cfg.train.cond_dropout <= 0:
+        raise WavegenError(f"{where}.synth.guidance is {cfg.synth.guidance} but guidance needs "
+                           "a null label: set train.cond_dropout > 0 (e.g. 0.1)")
+    return cfg
 
 
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:

@@ -11,8 +11,10 @@ from wavegen.data.gtzan import prepare_gtzan
 from wavegen.data.toy import make_toy_corpus
 from wavegen.errors import WavegenError
 from wavegen.models.io import load_model
+from wavegen.train import trainer as trainer_module
 from wavegen.train.checkpoint import list_checkpoints
-from wavegen.train.trainer import train
+from wavegen.train.ema import EMA
+from wavegen.train.trainer import drop_conditioning, train
 
 TINY = {
     "sample_rate": 8000,
@@ -94,3 +96,94 @@ def test_config_and_data_errors(dump_root, tmp_path):
         train(other_rate, dump_root, tmp_path / "exp")
     with pytest.raises(WavegenError, match="not a complete dump"):
         train(write_config(tmp_path / "c.yaml"), tmp_path / "nowhere", tmp_path / "exp")
+
+
+def test_ema_dropout_and_clipping_resume_exactly(dump_root, tmp_path):
+    extra = {"train": {"ema_decay": 0.9, "cond_dropout": 0.5, "grad_clip": 0.5},
+             "synth": {"guidance": 2.0, "temperature": 0.9}}
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    cfg["train"].update(extra["train"])
+    cfg["synth"] = extra["synth"]
+    conf = tmp_path / "c.yaml"
+    conf.write_text(yaml.safe_dump(cfg))
+    train(conf, dump_root, tmp_path / "full")
+    model, info = load_model(tmp_path / "full" / "model.pt")
+    assert info.null_condition
+    assert info.synth_defaults == {"temperature": 0.9, "top_p": 1.0, "guidance": 2.0}
+    # model.pt holds the averaged weights; a checkpoint loads its averaged weights too.
+    ckpt = torch.load(list_checkpoints(tmp_path / "full")[-1], weights_only=True)
+    live, averaged = ckpt["state_dict"], ckpt["ema_state_dict"]
+    assert any(not torch.equal(live[k], averaged[k]) for k in live)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, averaged[k]), k
+    assert torch.equal(load_model(list_checkpoints(tmp_path / "full")[-1])[0]
+                       .state_dict()["embed.weight"], averaged["embed.weight"])
+
+    train(conf, dump_root, tmp_path / "cut")
+    list_checkpoints(tmp_path / "cut")[-1].unlink()
+    (tmp_path / "cut" / "model.pt").unlink()
+    train(conf, dump_root, tmp_path / "cut")
+    resumed = load_model(tmp_path / "cut" / "model.pt")[0].state_dict()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, resumed[name]), name
+
+
+def test_drop_conditioning_zeroes_whole_rows():
+    cond = torch.rand(4000, 10) + 0.1
+    dropped = drop_conditioning(cond, 0.25, torch.Generator().manual_seed(0))
+    zero_rows = (dropped == 0).all(1)
+    assert 0.22 < zero_rows.float().mean().item() < 0.28
+    assert torch.equal(dropped[~zero_rows], cond[~zero_rows])
+    assert drop_conditioning(cond, 0.0, torch.Generator()) is cond
+
+
+def test_ema_warms_up_then_trails():
+    net = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    ema = EMA(net, decay=0.99)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ema.update(net, step=1)  # decay min(0.99, 2/11): moves 9/11 of the way
+    assert torch.allclose(ema.model.weight, torch.full((1, 2), 9 / 11))
+    ema.update(net, step=10_000)  # decay 0.99
+    assert torch.allclose(ema.model.weight, torch.full((1, 2), 1 - 0.99 * 2 / 11))
+
+
+def _poison(monkeypatch, bad_calls):
+    """Make the training loss non-finite on the given (1-based) calls of the training loss."""
+    real = trainer_module.nll_bits
+    calls = {"n": 0}
+
+    def nll(model, codes, cond):
+        loss = real(model, codes, cond)
+        if model.training:
+            calls["n"] += 1
+            if bad_calls(calls["n"]):
+                return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(trainer_module, "nll_bits", nll)
+
+
+def test_non_finite_steps_are_skipped(dump_root, tmp_path, monkeypatch):
+    _poison(monkeypatch, lambda n: n % 3 == 0)
+    conf = write_config(tmp_path / "c.yaml", {"train": {"max_nonfinite": 2}})
+    metrics = train(conf, dump_root, tmp_path / "exp")
+    assert metrics["step"] == 6
+    model, _ = load_model(tmp_path / "exp" / "model.pt")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_too_many_non_finite_steps_stop_and_keep_the_checkpoint(dump_root, tmp_path,
+                                                               monkeypatch):
+    conf = write_config(tmp_path / "c.yaml", {"train": {"max_nonfinite": 3}})
+    train(conf, dump_root, tmp_path / "exp", max_steps=4)
+    good = list_checkpoints(tmp_path / "exp")[-1]
+    before = good.read_bytes()
+    _poison(monkeypatch, lambda n: True)
+    with pytest.raises(WavegenError, match="3 steps in a row.*non-finite.*stopped at step 4"):
+        train(conf, dump_root, tmp_path / "exp")
+    assert list_checkpoints(tmp_path / "exp")[-1] == good
+    assert good.read_bytes() == before
+    load_model(good)

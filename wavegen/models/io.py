@@ -3,7 +3,14 @@
 A model file is a ``torch.save`` dict of plain types and tensors::
 
     {"format": "wavegen-model", "version": 1, "model_config": {...}, "sample_rate": int,
-     "vocab": [...], "label_kind": "utt2genre" | "utt2tags", "state_dict": {...}}
+     "vocab": [...], "label_kind": "utt2genre" | "utt2tags", "null_condition": bool,
+     "synth_defaults": {"temperature": float, "top_p": float, "guidance": float},
+     "state_dict": {...}}
+
+``null_condition`` says the model was trained with conditioning dropout, so the zero vector
+is a learned unconditional distribution and classifier-free guidance works. Training
+checkpoints add ``ema_state_dict`` when weight averaging is on; loading a checkpoint for
+synthesis uses those averaged weights.
 
 Loading uses ``torch.load(weights_only=True)``, so a file can never run code.
 """
@@ -11,7 +18,7 @@ Loading uses ``torch.load(weights_only=True)``, so a file can never run code.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -70,19 +77,26 @@ class ModelInfo:
     sample_rate: int
     vocab: list[str]
     label_kind: str
+    null_condition: bool = False
+    synth_defaults: dict[str, float] = field(default_factory=dict)
 
 
-def model_payload(model: WaveNet, sample_rate: int, vocab: list[str],
-                  label_kind: str) -> dict[str, Any]:
+def model_payload(model: WaveNet, sample_rate: int, vocab: list[str], label_kind: str,
+                  null_condition: bool = False,
+                  synth_defaults: dict[str, float] | None = None) -> dict[str, Any]:
+    """The model file dict (see the module doc)."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return {"format": MODEL_FORMAT, "version": 1, "model_config": asdict(model.cfg),
             "sample_rate": sample_rate, "vocab": list(vocab), "label_kind": label_kind,
-            "state_dict": state}
+            "null_condition": bool(null_condition),
+            "synth_defaults": dict(synth_defaults or {}), "state_dict": state}
 
 
 def save_model(path: str | os.PathLike[str], model: WaveNet, sample_rate: int,
-               vocab: list[str], label_kind: str = "utt2genre") -> None:
-    atomic_torch_save(model_payload(model, sample_rate, vocab, label_kind), path)
+               vocab: list[str], label_kind: str = "utt2genre", null_condition: bool = False,
+               synth_defaults: dict[str, float] | None = None) -> None:
+    atomic_torch_save(model_payload(model, sample_rate, vocab, label_kind, null_condition,
+                                    synth_defaults), path)
 
 
 def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelInfo]:
@@ -90,8 +104,10 @@ def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelI
     try:
         cfg = WaveNetConfig(**obj["model_config"])
         model = WaveNet(cfg)
-        model.load_state_dict(obj["state_dict"])
-        info = ModelInfo(cfg, int(obj["sample_rate"]), list(obj["vocab"]), obj["label_kind"])
+        model.load_state_dict(obj.get("ema_state_dict") or obj["state_dict"])
+        info = ModelInfo(cfg, int(obj["sample_rate"]), list(obj["vocab"]), obj["label_kind"],
+                         bool(obj.get("null_condition", False)),
+                         {str(k): float(v) for k, v in obj.get("synth_defaults", {}).items()})
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         raise WavegenError(f"{where} is not a valid wavegen model: {err}") from err
     return model.eval(), info

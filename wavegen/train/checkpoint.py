@@ -1,6 +1,7 @@
 """Training checkpoints: atomic, self-describing, resumable, safe to load.
 
-``<exp>/checkpoints/step-NNNNNNN.pt`` holds the model file fields (config, vocabulary, sample
+``<exp>/checkpoints/step-NNNNNNN.pt`` (the newest K) and ``best.pt`` (lowest validation NLL)
+hold the model file fields (config, vocabulary, sample
 rate, weights; see :mod:`wavegen.models.io`) plus the optimizer, scheduler, step and RNG states.
 """
 
@@ -39,6 +40,17 @@ def save_checkpoint(exp_dir: str | os.PathLike[str], step: int, payload: dict[st
     atomic_torch_save({"format": CHECKPOINT_FORMAT, "version": 1, "step": step, **payload}, path)
     for old in list_checkpoints(exp_dir)[:-keep]:
         old.unlink(missing_ok=True)
+    return path
+
+
+def save_best(exp_dir: str | os.PathLike[str], step: int, valid_bits: float,
+              payload: dict[str, Any]) -> Path:
+    """Write ``best.pt``: the checkpoint with the lowest validation NLL so far (never rotated)."""
+    folder = checkpoint_dir(exp_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "best.pt"
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, "version": 1, "step": step,
+                       "valid_bits": valid_bits, **payload}, path)
     return path
 
 
