@@ -1,5 +1,6 @@
-"""The toy recipe end to end (stages 0-5) on a tiny corpus, with all outputs in tmp."""
+"""The toy recipe end to end (stages 0-7) on a tiny corpus, with all outputs in tmp."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,9 @@ def run_recipe(tmp_path, *args):
     conf = tmp_path / "tiny.yaml"
     conf.write_text(yaml.safe_dump(TINY))
     env_path = str(Path(sys.executable).parent)
-    cmd = ["bash", str(RECIPE / "run.sh"), "--clips-per-genre", "3", "--clip-duration", "0.3",
-           "--train-config", str(conf), "--synth-duration", "0.02",
+    cmd = ["bash", str(RECIPE / "run.sh"), "--clips-per-genre", "3", "--clip-duration", "0.6",
+           "--train-config", str(conf), "--synth-duration", "0.6", "--synth-count", "1",
+           "--classifier-steps", "20",
            "--db", str(tmp_path / "db"), "--data", str(tmp_path / "data"),
            "--dump", str(tmp_path / "dump"), "--exp", str(tmp_path / "exp"), *args]
     return subprocess.run(cmd, capture_output=True, text=True,
@@ -36,20 +38,26 @@ def test_toy_recipe_runs_all_stages_and_skips_done_ones(tmp_path):
     wavs = sorted((tmp_path / "exp" / "synth").glob("*.wav"))
     assert [w.name for w in wavs][:2] == ["blues_000.wav", "classical_000.wav"]
     assert len(wavs) == 10
-    assert sf.info(str(wavs[0])).frames == 160 and sf.info(str(wavs[0])).samplerate == 8000
+    assert sf.info(str(wavs[0])).frames == 4800 and sf.info(str(wavs[0])).samplerate == 8000
     assert "synthesized WAVs:" in first.stderr
     for name in ("train", "valid", "test"):
         assert (tmp_path / "data" / name / "utt2genre").is_file()
         assert (tmp_path / "dump" / name / "meta.json").is_file()
     assert (tmp_path / "exp" / "model.pt").is_file()
     assert (tmp_path / "exp" / "log" / "train.log").is_file()
+    assert (tmp_path / "dump" / "classifier" / "classifier.pt").is_file()
+    for system in ("exp", "packaged"):  # this run's model, and the packaged one for comparison
+        result = json.loads((tmp_path / "exp" / "eval" / system / "eval.json").read_text())
+        assert result["generated"]["n"] == 10
+    assert (tmp_path / "exp" / "listen" / "manifest.json").is_file()
+    report = tmp_path / "exp" / "report" / "index.html"
+    assert report.is_file() and f"report -> {report}" in first.stderr
 
     again = run_recipe(tmp_path)
     assert again.returncode == 0, again.stderr
-    for stage in range(6):
-        if stage != 3:
-            assert f"stage {stage}:" in again.stderr
-    assert again.stderr.count("skipping") == 5
+    for stage in range(8):
+        assert f"stage {stage}:" in again.stderr
+    assert again.stderr.count("skipping") == 9
 
 
 def test_stage_range_and_bad_option(tmp_path):

@@ -20,14 +20,17 @@ corpus_seed=0
 train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
 synth_duration=2.0          # seconds per synthesized clip
+synth_count=3               # clips per genre (stage 5), scored in stage 6
 synth_seed=0
+classifier_steps=600        # evaluation classifier training steps (stage 3)
+eval_packaged=true          # stage 6 also scores the packaged default model, for comparison
 db=db                       # where the toy corpus is written
 data=data
 dump=dump
 exp=exp/wavenet
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--train-config FILE] [...]
-Stages: 0 toy corpus, 1 data dirs, 2 dump, 3 classifier (not yet), 4 train, 5 synthesize,
-        6 evaluate (not yet), 7 listening test (not yet)."
+Stages: 0 toy corpus, 1 data dirs, 2 dump, 3 evaluation classifier, 4 train, 5 synthesize,
+        6 evaluate, 7 listening test and report."
 . utils/parse_options.sh
 
 sample_rate=$(grep -E '^sample_rate:' "$train_config" | awk '{print $2}')
@@ -58,8 +61,16 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   fi
 fi
 
+classifier=$dump/classifier/classifier.pt   # one per corpus and rate: it lives beside the dump
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  log "stage 3: evaluation classifier: not part of this recipe yet, nothing to do"
+  if stage_done "$dump/classifier/.done"; then log "stage 3: $classifier exists, skipping"; else
+    log "stage 3: evaluation classifier on $dump/train, tested on $dump/test -> $classifier"
+    mkdir -p "$dump/classifier/log"
+    $cpu_cmd "$dump/classifier/log/train.log" wavegen classifier train --dump-dir "$dump" \
+      --out "$classifier" --steps "$classifier_steps"
+    log "stage 3: $(grep -v "^#" "$dump/classifier/log/train.log" | tail -n 1)"
+    mark_done "$dump/classifier/.done"
+  fi
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
@@ -73,14 +84,48 @@ fi
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   out=$exp/synth
   if stage_done "$out/.done"; then log "stage 5: $out exists, skipping"; else
-    log "stage 5: one ${synth_duration}s clip per genre -> $out"
+    log "stage 5: $synth_count clip(s) of ${synth_duration}s per genre -> $out"
     steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
-      "$exp/model.pt" "$out"
+      --count "$synth_count" "$exp/model.pt" "$out"
     mark_done "$out/.done"
   fi
   log "synthesized WAVs: $(cd "$out" && pwd)"
 fi
 
-if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 6 ]; then
-  log "stages 6-7: evaluation and listening tests are not part of this recipe yet"
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  name=$(basename "$exp")
+  if stage_done "$exp/eval/$name/.done"; then log "stage 6: $exp/eval/$name exists, skipping"
+  else
+    log "stage 6: scoring $exp/synth against $data/test -> $exp/eval/$name/eval.json"
+    $cpu_cmd "$exp/eval/$name/log/eval.log" wavegen eval --gen "$exp/synth" --ref "$data/test" \
+      --classifier "$classifier" --model "$exp/model.pt" --out "$exp/eval/$name"
+    log "stage 6: $(grep -v "^#" "$exp/eval/$name/log/eval.log" | tail -n 1)"
+    mark_done "$exp/eval/$name/.done"
+  fi
+  if [ "$eval_packaged" = true ]; then
+    if stage_done "$exp/eval/packaged/.done"; then log "stage 6: packaged model scored, skipping"
+    else
+      log "stage 6: the packaged default model, same clips and classifier -> $exp/eval/packaged"
+      steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
+        --count "$synth_count" "$(python -c 'from wavegen.models.io import default_model_path as p; print(p())')" \
+        "$exp/packaged_synth"
+      $cpu_cmd "$exp/eval/packaged/log/eval.log" wavegen eval --gen "$exp/packaged_synth" \
+        --ref "$data/test" --classifier "$classifier" --out "$exp/eval/packaged"
+      log "stage 6: $(grep -v "^#" "$exp/eval/packaged/log/eval.log" | tail -n 1)"
+      mark_done "$exp/eval/packaged/.done"
+    fi
+  fi
+fi
+
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  listen=$exp/listen
+  if stage_done "$listen/.done"; then log "stage 7: $listen exists, skipping"; else
+    log "stage 7: MUSHRA test of $exp/synth against the test clips $data/test -> $listen"
+    wavegen listen build --type mushra --systems wavenet="$exp/synth" --ref "$data/test" \
+      --out "$listen" --seed 0
+    mark_done "$listen/.done"
+  fi
+  log "listening test: wavegen listen serve $listen (http://127.0.0.1:8000/), then" \
+    "wavegen listen report $listen"
+  log "stage 7: report -> $(wavegen report "$exp")"
 fi

@@ -1,0 +1,112 @@
+"""Classifier training, ``wavegen eval`` and ``wavegen report`` on a small toy corpus."""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from wavegen.audio import write_wav
+from wavegen.cli import main
+from wavegen.data.dump import dump_data_dir
+from wavegen.data.gtzan import prepare_gtzan
+from wavegen.data.kaldi import read_table
+from wavegen.data.toy import make_toy_corpus
+from wavegen.errors import WavegenError
+from wavegen.eval.classifier import load_classifier
+from wavegen.eval.evaluate import evaluate
+from wavegen.eval.report import write_report
+from wavegen.models.io import save_model
+from wavegen.models.wavenet import WaveNet, WaveNetConfig
+
+RATE = 8000
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evalcorpus")
+    make_toy_corpus(root / "db", clips_per_genre=6, duration=2.0, seed=3)
+    prepare_gtzan(root / "db", root / "data", split="random", valid_frac=0.17, test_frac=0.34)
+    for name in ("train", "test"):
+        dump_data_dir(root / "data" / name, root / "dump" / name, RATE)
+    clf = root / "clf.pt"
+    assert main(["classifier", "train", "--dump-dir", str(root / "dump"), "--out", str(clf),
+                 "--steps", "150"]) == 0
+    return root
+
+
+def _as_generated(data_dir, out, transform=None):
+    """Copy a data dir's clips to ``<genre>_<k>.wav`` names, optionally transformed."""
+    out.mkdir()
+    genres = read_table(data_dir / "utt2genre")
+    counts: dict[str, int] = {}
+    for utt, path in read_table(data_dir / "wav.scp").items():
+        g = genres[utt]
+        k = counts[g] = counts.get(g, -1) + 1
+        if transform is None:
+            shutil.copy(path, out / f"{g}_{k:03d}.wav")
+        else:
+            write_wav(out / f"{g}_{k:03d}.wav", transform(k), RATE)
+    return out
+
+
+def test_classifier_file_reports_real_accuracy(corpus):
+    clf, metrics = load_classifier(corpus / "clf.pt")
+    assert clf.cfg.sample_rate == RATE and len(clf.vocab) == 10 and not clf.multi_label
+    assert metrics["n_test"] == 20 and metrics["test_accuracy"] >= 0.5  # chance: 0.1
+
+
+def test_real_clips_score_like_real_and_noise_does_not(corpus, tmp_path):
+    data = corpus / "data" / "test"
+    copies = _as_generated(data, tmp_path / "copies")
+    rng = np.random.default_rng(0)
+    noise = _as_generated(data, tmp_path / "noise",
+                          lambda k: 0.3 * rng.standard_normal(2 * RATE).astype(np.float32))
+    good = evaluate(copies, data, corpus / "clf.pt", tmp_path / "eval-copies")
+    bad = evaluate(noise, data, corpus / "clf.pt", tmp_path / "eval-noise")
+    # Copies of the real clips: the classifier says the same about them as about the real ones.
+    assert good["generated"]["conditional_accuracy"] == pytest.approx(good["real"]["accuracy"])
+    assert good["frechet"]["generated_vs_real"]["fd"] < 1e-6
+    assert bad["generated"]["conditional_accuracy"] <= 0.2
+    assert bad["frechet"]["generated_vs_real"]["fd"] > 10 * good["frechet"]["real_vs_real"]["fd"]
+    confusion = np.array(bad["generated"]["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == bad["generated"]["n"] == 20
+    on_disk = json.loads((tmp_path / "eval-noise" / "eval.json").read_text())
+    assert on_disk["generated"]["n"] == 20 and on_disk["real"]["n"] == 20
+
+
+def test_eval_reports_model_nll_and_report_links_are_relative(corpus, tmp_path):
+    model = WaveNet(WaveNetConfig(n_layers=3, dilation_cycle=3, residual_channels=8,
+                                  gate_channels=8, skip_channels=8, n_cond=10))
+    vocab = load_classifier(corpus / "clf.pt")[0].vocab
+    save_model(tmp_path / "model.pt", model, RATE, vocab)
+    exp = tmp_path / "exp"
+    gen = _as_generated(corpus / "data" / "test", tmp_path / "gen")
+    assert main(["eval", "--gen", str(gen), "--ref", str(corpus / "data" / "test"),
+                 "--classifier", str(corpus / "clf.pt"), "--out", str(exp / "eval" / "copies"),
+                 "--model", str(tmp_path / "model.pt"), "--nll-seconds", "0.5"]) == 0
+    result = json.loads((exp / "eval" / "copies" / "eval.json").read_text())
+    assert 6.0 < result["nll_bits_per_sample"] < 9.0  # untrained: about log2(256) = 8 bits
+    (exp / "train_log.csv").write_text("step,loss_bits,valid_bits,lr,samples_per_s\n"
+                                       "1,8.0,,0.001,100\n2,7.0,7.5,0.001,100\n")
+    index = write_report(exp)
+    page = index.read_text()
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert links and all(not link.startswith(("/", "http")) for link in links)
+    assert all((index.parent / link).is_file() for link in links)
+    assert "conditional accuracy" in page and "training.png" in page
+    assert str(tmp_path) not in page.replace(str(corpus / "clf.pt"), "")
+
+
+def test_eval_errors(corpus, tmp_path):
+    with pytest.raises(WavegenError, match="no <genre>_<k>.wav clips"):
+        (tmp_path / "empty").mkdir()
+        evaluate(tmp_path / "empty", corpus / "data" / "test", corpus / "clf.pt", tmp_path / "o")
+    with pytest.raises(WavegenError, match="not a wavegen classifier"):
+        save_model(tmp_path / "m.pt", WaveNet(WaveNetConfig(n_layers=2, dilation_cycle=2,
+                                                            n_cond=10)), RATE, ["a"] * 10)
+        evaluate(corpus / "data" / "test", corpus / "data" / "test", tmp_path / "m.pt",
+                 tmp_path / "o")
+    with pytest.raises(WavegenError, match="neither eval"):
+        write_report(tmp_path / "nothing")

@@ -1,0 +1,97 @@
+"""Argument parsers of ``wavegen classifier train``, ``wavegen eval`` and ``wavegen report``.
+
+Only argparse is imported here; the commands import their modules when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _classifier_train(a: argparse.Namespace) -> None:
+    from wavegen.eval.classifier import train_classifier_on_dumps
+
+    metrics = train_classifier_on_dumps(a.dump_dir, a.out, a.steps, a.seed, a.max_seconds)
+    print(f"test_accuracy={metrics['test_accuracy']:.4f} n_test={metrics['n_test']}")
+
+
+def _eval(a: argparse.Namespace) -> None:
+    from wavegen.eval.evaluate import evaluate
+
+    result = evaluate(a.gen, a.ref, a.classifier, a.out, a.model, a.nll_seconds,
+                      a.max_seconds, a.seed)
+    summary = {"conditional_accuracy": result["generated"]["conditional_accuracy"],
+               "real_accuracy": result["real"]["accuracy"],
+               "fd": result["frechet"]["generated_vs_real"]["fd"],
+               "fd_real_vs_real": result["frechet"]["real_vs_real"]["fd"]}
+    if "nll_bits_per_sample" in result:
+        summary["nll_bits_per_sample"] = result["nll_bits_per_sample"]
+    print(json.dumps(summary))
+
+
+def _report(a: argparse.Namespace) -> None:
+    from wavegen.eval.report import write_report
+
+    print(write_report(a.exp_dir, a.out, a.clips_per_genre))
+
+
+def _plot_training(a: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from wavegen.errors import WavegenError
+    from wavegen.eval.report import plot_training
+
+    log_csv = Path(a.exp_dir) / "train_log.csv"
+    if not log_csv.is_file():
+        raise WavegenError(f"{log_csv} not found: is {a.exp_dir} a training experiment?")
+    out = Path(a.out) if a.out else Path(a.exp_dir) / "training.png"
+    if not plot_training(log_csv, out):
+        raise WavegenError(f"{log_csv} has no rows yet")
+    print(out)
+
+
+def add_eval_parsers(sub) -> None:
+    """Register the evaluation commands on the top-level subparsers."""
+    sp = sub.add_parser("classifier", help="Train the evaluation classifier on real clips.",
+                        description="Train the evaluation classifier on real clips.")
+    csub = sp.add_subparsers(dest="classifier_command", metavar="<command>", required=True)
+    h = ("Train a log-mel genre/tag classifier on DUMP/train at the dump's rate and report its "
+         "accuracy on DUMP/test (the ceiling for generated clips).")
+    tp = csub.add_parser("train", help=h, description=h)
+    tp.set_defaults(func=_classifier_train)
+    tp.add_argument("--dump-dir", required=True, help="folder with train/ and test/ dumps")
+    tp.add_argument("--out", required=True, help="classifier file to write, e.g. exp/clf.pt")
+    tp.add_argument("--steps", type=int, default=600, help="training steps")
+    tp.add_argument("--seed", type=int, default=0, help="random seed")
+    tp.add_argument("--max-seconds", type=float, default=30.0,
+                    help="use at most this much of each clip")
+
+    h = ("Score generated <genre>_<k>.wav clips: conditional accuracy, confusion, inception "
+         "score, Frechet distance to real clips, and the model's test NLL; writes OUT/eval.json.")
+    ep = sub.add_parser("eval", help=h, description=h)
+    ep.set_defaults(func=_eval)
+    ep.add_argument("--gen", required=True, help="folder of generated <genre>_<k>.wav clips")
+    ep.add_argument("--ref", required=True, help="real clips: a data dir (data/test) or a dump")
+    ep.add_argument("--classifier", required=True, help="classifier file")
+    ep.add_argument("--out", required=True, help="output folder for eval.json")
+    ep.add_argument("--model", default=None, help="model file: also report its test NLL")
+    ep.add_argument("--nll-seconds", type=float, default=4.0,
+                    help="seconds of each real clip scored for NLL")
+    ep.add_argument("--max-seconds", type=float, default=30.0,
+                    help="use at most this much of each real clip")
+    ep.add_argument("--seed", type=int, default=0, help="seed of the FD subsets and halves")
+
+    h = "Plot training and validation bits/sample and the learning rate of EXP to a PNG."
+    pp = sub.add_parser("plot-training", help=h, description=h)
+    pp.set_defaults(func=_plot_training)
+    pp.add_argument("exp_dir", help="experiment folder (with train_log.csv)")
+    pp.add_argument("--out", default=None, help="PNG to write (default EXP/training.png)")
+
+    h = ("Write EXP/report/index.html: metrics of every EXP/eval/<system>/eval.json, training "
+         "curves, confusion matrices, clips with spectrograms (relative links only).")
+    rp = sub.add_parser("report", help=h, description=h)
+    rp.set_defaults(func=_report)
+    rp.add_argument("exp_dir", help="experiment folder")
+    rp.add_argument("--out", default=None, help="output folder (default EXP/report)")
+    rp.add_argument("--clips-per-genre", type=int, default=2, help="generated clips per genre")

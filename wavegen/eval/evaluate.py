@@ -1,0 +1,213 @@
+"""``wavegen eval``: score generated clips against real ones and the model's test NLL.
+
+Generated clips are the WAVs ``wavegen synth --genre all --out-dir DIR`` writes:
+``<genre>_<k>.wav``; the requested genre is the part before the last ``_``. Files whose
+prefix is not in the vocabulary (mixes, primers) are skipped with a warning.
+
+Writes ``eval.json`` (documented in :func:`evaluate`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from wavegen.audio import mu_law_encode, read_audio, resample
+from wavegen.data.dump import LABEL_FILES, DumpStore
+from wavegen.data.kaldi import read_table, read_vocab
+from wavegen.errors import WavegenError
+from wavegen.eval.classifier import accuracy, embed, load_classifier, predict
+from wavegen.eval.metrics import (
+    confusion_matrix,
+    frechet_between,
+    frechet_extrapolated,
+    inception_score,
+)
+from wavegen.models.io import load_model
+
+log = logging.getLogger(__name__)
+
+
+def load_labeled(ref: str | os.PathLike[str], rate: int, max_seconds: float | None = None
+                 ) -> tuple[list[np.ndarray], list[str], list[list[str]], list[str], list[str]]:
+    """Real clips of a Kaldi data dir (``wav.scp`` + ``utt2genre``/``utt2tags``) or a dump.
+
+    Returns:
+        ``(clips at rate, utterance ids, labels per clip, vocabulary, audio file per clip)``;
+        the files are empty for a dump.
+    """
+    ref = Path(ref)
+    limit = None if max_seconds is None else int(max_seconds * rate)
+    if (ref / "meta.json").is_file():
+        store = DumpStore(ref)
+        clips = [resample(np.asarray(store.audio(u), np.float32) / 32768.0, store.sample_rate,
+                          rate)[:limit] for u in store.utts]
+        labels = [[x.strip() for x in store.labels[u].split(",")] for u in store.utts]
+        return clips, list(store.utts), labels, store.vocab, []
+    if not (ref / "wav.scp").is_file():
+        raise WavegenError(f"{ref} is neither a Kaldi data dir (wav.scp) nor a dump (meta.json)")
+    label_file, vocab_file = next(((lf, vf) for lf, vf in LABEL_FILES if (ref / lf).is_file()),
+                                  (None, None))
+    if label_file is None:
+        raise WavegenError(f"{ref} has neither utt2genre nor utt2tags")
+    wav_scp, table = read_table(ref / "wav.scp"), read_table(ref / label_file)
+    vocab = read_vocab(ref / vocab_file) if (ref / vocab_file).is_file() else sorted(
+        {x.strip() for v in table.values() for x in v.split(",")})
+    clips, utts, labels = [], [], []
+    for utt, path in wav_scp.items():
+        samples, sr = read_audio(path)
+        clips.append(resample(samples, sr, rate)[:limit])
+        utts.append(utt)
+        labels.append([x.strip() for x in table[utt].split(",")])
+    return clips, utts, labels, vocab, list(wav_scp.values())
+
+
+def load_generated(gen_dir: str | os.PathLike[str], vocab: list[str], rate: int
+                   ) -> tuple[list[np.ndarray], list[int], list[Path]]:
+    """``<genre>_<k>.wav`` files -> (clips at rate, requested class, paths), sorted by name."""
+    gen_dir = Path(gen_dir)
+    if not gen_dir.is_dir():
+        raise WavegenError(f"generated-clip folder {gen_dir} does not exist")
+    clips, requested, paths = [], [], []
+    for path in sorted(gen_dir.glob("*.wav")):
+        genre = path.stem.rsplit("_", 1)[0]
+        if genre not in vocab:
+            log.warning("skipping %s: '%s' is not one of the classifier's labels", path, genre)
+            continue
+        samples, sr = read_audio(path)
+        clips.append(resample(samples, sr, rate))
+        requested.append(vocab.index(genre))
+        paths.append(path)
+    if not clips:
+        raise WavegenError(f"no <genre>_<k>.wav clips in {gen_dir}; write them with "
+                           "'wavegen synth --genre all --out-dir DIR'")
+    return clips, requested, paths
+
+
+@torch.no_grad()
+def nll_bits_per_sample(model: torch.nn.Module, n_classes: int, clips: list[np.ndarray],
+                        conds: torch.Tensor, seconds: float, rate: int) -> float:
+    """Mean NLL (bits/sample) of the first ``seconds`` of each clip (model rate), teacher
+    forced from silence. conds (N, C)."""
+    total, count = 0.0, 0
+    n = int(seconds * rate)
+    for clip, cond in zip(clips, conds, strict=True):
+        x = torch.from_numpy(np.ascontiguousarray(clip[: n + 1], dtype=np.float32))
+        if x.numel() < 2:
+            continue
+        codes = mu_law_encode(x, n_classes).unsqueeze(0)  # (1, T + 1)
+        logits = model(codes[:, :-1], cond.unsqueeze(0))
+        total += F.cross_entropy(logits, codes[:, 1:], reduction="sum").item()
+        count += codes.shape[1] - 1
+    return total / max(1, count) / math.log(2.0)
+
+
+def _split_halves(emb: np.ndarray, classes: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
+    """Random halves of real embeddings, balanced per class (clips of a class alternate between
+    the halves, in random order), for the real-vs-real reference line."""
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(np.flatnonzero(classes == c))
+                            for c in np.unique(classes)])
+    return emb[order[0::2]], emb[order[1::2]]
+
+
+def _fd(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Frechet distance, or None when either set has fewer than 2 clips (no covariance)."""
+    return frechet_between(a, b) if len(a) >= 2 and len(b) >= 2 else None
+
+
+def evaluate(
+    gen_dir: str | os.PathLike[str], ref: str | os.PathLike[str],
+    classifier: str | os.PathLike[str], out: str | os.PathLike[str],
+    model: str | os.PathLike[str] | None = None, nll_seconds: float = 4.0,
+    max_seconds: float | None = 30.0, seed: int = 0,
+) -> dict[str, Any]:
+    """Evaluate generated clips; write ``out/eval.json`` and return its contents.
+
+    ``eval.json`` holds: ``vocab``; ``generated`` (n, conditional_accuracy, per-genre accuracy,
+    confusion ``[requested][predicted]``, inception_score, files); ``real`` (the same
+    classifier on the real clips: accuracy = the ceiling, inception score); ``frechet``
+    (generated vs real overall and per genre with n, the 1/n-extrapolated FD_inf, and the
+    real-vs-real line from two halves of the real clips); ``nll_bits_per_sample`` of the model on
+    the real clips (when ``model`` is given); the inputs' paths.
+    """
+    clf, clf_metrics = load_classifier(classifier)
+    rate, vocab = clf.cfg.sample_rate, clf.vocab
+    gen, requested, gen_paths = load_generated(gen_dir, vocab, rate)
+    real, utts, real_labels, ref_vocab, real_files = load_labeled(ref, rate, max_seconds)
+    if ref_vocab != vocab:
+        raise WavegenError(f"{ref} has vocabulary {ref_vocab[:5]}..., the classifier "
+                           f"{vocab[:5]}...; use the classifier trained on the same corpus")
+    C = len(vocab)
+    real_targets = np.zeros((len(real), C), dtype=np.float32)
+    for i, labels in enumerate(real_labels):
+        real_targets[i, [vocab.index(x) for x in labels]] = 1.0
+    real_class = real_targets.argmax(1)
+
+    gen_probs, real_probs = predict(clf, gen), predict(clf, real)
+    req = np.asarray(requested)
+    pred = gen_probs.argmax(1)
+    per_genre = {vocab[c]: float(np.mean(pred[req == c] == c)) for c in np.unique(req)}
+    gen_emb, real_emb = embed(clf, gen), embed(clf, real)
+    real_a, real_b = _split_halves(real_emb, real_class, seed)
+    fd_per_genre = {}
+    for c in np.unique(req):
+        g, r = gen_emb[req == c], real_emb[real_class == c]
+        fd_per_genre[vocab[c]] = {"fd": _fd(g, r), "n_generated": len(g), "n_real": len(r)}
+    result: dict[str, Any] = {
+        "vocab": vocab,
+        "classifier": {"path": str(classifier), **clf_metrics},
+        "generated": {
+            "dir": str(gen_dir), "n": len(gen),
+            "conditional_accuracy": float(np.mean(pred == req)),
+            "per_genre_accuracy": per_genre,
+            "confusion": confusion_matrix(req, pred, C).tolist(),
+            "inception_score": inception_score(gen_probs),
+            "files": [str(p) for p in gen_paths],
+            "requested": [vocab[i] for i in req], "predicted": [vocab[i] for i in pred],
+        },
+        "real": {
+            "ref": str(ref), "n": len(real), "accuracy": accuracy(real_probs, real_targets),
+            "inception_score": inception_score(real_probs),
+            "utts": utts, "labels": [",".join(x) for x in real_labels], "files": real_files,
+        },
+        "frechet": {
+            "embedding": "penultimate layer of the in-project classifier",
+            "generated_vs_real": {"fd": _fd(gen_emb, real_emb),
+                                  "n_generated": len(gen), "n_real": len(real),
+                                  **(frechet_extrapolated(gen_emb, real_emb, seed=seed)
+                                     if len(gen) >= 6 and len(real) >= 2 else {})},
+            "real_vs_real": {"fd": _fd(real_a, real_b), "n_a": len(real_a),
+                             "n_b": len(real_b)},
+            "per_genre": fd_per_genre,
+        },
+    }
+    if model is not None:
+        net, info = load_model(model)
+        if info.vocab != vocab:
+            raise WavegenError(f"model {model} and the classifier have different vocabularies")
+        model_clips = [resample(c, rate, info.sample_rate) for c in real]
+        conds = torch.from_numpy(real_targets / real_targets.sum(1, keepdims=True))
+        result["nll_bits_per_sample"] = nll_bits_per_sample(
+            net, info.config.n_classes, model_clips, conds, nll_seconds, info.sample_rate)
+        result["model"] = str(model)
+        result["nll_seconds_per_clip"] = nll_seconds
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".eval.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "eval.json")
+    g = result["generated"]
+    log.info("conditional accuracy %.1f%% over %d clips (real ceiling %.1f%%); FD %s "
+             "(real vs real %s)", 100 * g["conditional_accuracy"], g["n"],
+             100 * result["real"]["accuracy"], result["frechet"]["generated_vs_real"]["fd"],
+             result["frechet"]["real_vs_real"]["fd"])
+    return result
