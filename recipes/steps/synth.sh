@@ -3,14 +3,17 @@
 # run, or one run per tag set of --tags for a tag-conditioned model.
 #
 # Usage: steps/synth.sh [--cmd utils/run.sh] [--duration S] [--count N] [--seed S]
-#                       [--temperature T] [--genre all] [--tags "a,b;c,d"] <model.pt> <out-dir>
+#                       [--temperature T] [--guidance S] [--genre all] [--tags "a,b;c,d"]
+#                       <model.pt> <out-dir>
+#   --temperature, --guidance   empty (default): the model file's own sampling defaults
 #   --tags "rock,guitar,fast;classical,piano"   two tag sets, --count clips each
 set -euo pipefail
 cmd=utils/run.sh
 duration=2.0
 count=1
 seed=0
-temperature=1.0
+temperature=
+guidance=
 genre=all
 tags=
 help_message="Usage: $0 [options] <model.pt> <out-dir>"
@@ -18,8 +21,9 @@ help_message="Usage: $0 [options] <model.pt> <out-dir>"
 [ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
 model=$1 out=$2
 mkdir -p "$out/log"
-common=(--model "$model" --count "$count" --duration "$duration" --seed "$seed"
-  --temperature "$temperature" --out-dir "$out")
+common=(--model "$model" --count "$count" --duration "$duration" --seed "$seed" --out-dir "$out")
+[ -z "$temperature" ] || common+=(--temperature "$temperature")
+[ -z "$guidance" ] || common+=(--guidance "$guidance")
 if [ -z "$tags" ]; then
   $cmd "$out/log/synth.log" wavegen synth --genre "$genre" "${common[@]}"
 else

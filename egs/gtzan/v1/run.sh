@@ -24,12 +24,13 @@ train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
 synth_duration=5.0          # seconds per synthesized clip
 synth_seed=0
+classifier_steps=3000       # evaluation classifier training steps (stage 3)
 data=data
 dump=dump
 exp=exp/wavenet
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--db-root DIR] [--config FILE] [...]
-Stages: 0 download, 1 data dirs, 2 dump, 3 classifier (not yet), 4 train, 5 synthesize,
-        6 evaluate (not yet), 7 listening test (not yet).
+Stages: 0 download, 1 data dirs, 2 dump, 3 evaluation classifier, 4 train, 5 synthesize,
+        6 evaluate, 7 listening test and report.
 Every variable at the top of $0 is an option: --name value (dashes or underscores)."
 . utils/parse_options.sh
 
@@ -66,8 +67,14 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   fi
 fi
 
+classifier=$dump/classifier/classifier.pt   # one per corpus and rate: it lives beside the dump
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  log "stage 3: evaluation classifier: not part of this recipe yet, nothing to do"
+  if stage_done "$dump/classifier/.done"; then log "stage 3: $classifier exists, skipping"; else
+    log "stage 3: evaluation classifier on $dump/train, tested on $dump/test -> $classifier"
+    log "stage 3: $(steps/train_classifier.sh --cmd "$cpu_cmd" --steps "$classifier_steps" \
+      "$dump" "$dump/classifier")"
+    mark_done "$dump/classifier/.done"
+  fi
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
@@ -89,9 +96,24 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
 fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
-  log "stage 6: evaluation: not part of this recipe yet, nothing to do"
+  name=$(basename "$exp")
+  if stage_done "$exp/eval/$name/.done"; then log "stage 6: $exp/eval/$name exists, skipping"
+  else
+    log "stage 6: scoring $exp/synth against $data/test -> $exp/eval/$name/eval.json"
+    log "stage 6: $(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" "$exp/synth" \
+      "$data/test" "$classifier" "$exp/eval/$name")"
+    mark_done "$exp/eval/$name/.done"
+  fi
 fi
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
-  log "stage 7: listening test and report: not part of this recipe yet, nothing to do"
+  listen=$exp/listen
+  if stage_done "$listen/.done"; then log "stage 7: $listen exists, skipping"; else
+    log "stage 7: MUSHRA test of $exp/synth against the test clips $data/test -> $listen"
+    wavegen listen build --type mushra --systems wavenet="$exp/synth" --ref "$data/test" \
+      --out "$listen" --seed 0
+    mark_done "$listen/.done"
+  fi
+  log "listening test: wavegen listen serve $listen, then wavegen listen report $listen"
+  log "stage 7: report -> $(wavegen report "$exp")"
 fi

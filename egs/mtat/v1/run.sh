@@ -24,13 +24,14 @@ train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
 synth_duration=5.0          # seconds per synthesized clip
 synth_seed=0
+classifier_steps=3000       # evaluation classifier training steps (stage 3)
 synth_tags="rock,guitar,fast;classical,piano,slow;techno,electronic,beat"  # ";" between clips
 data=data
 dump=dump
 exp=exp/wavenet
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--db-root DIR] [--config FILE] [...]
-Stages: 0 download, 1 data dirs, 2 dump, 3 classifier (not yet), 4 train, 5 synthesize,
-        6 evaluate (not yet), 7 listening test (not yet).
+Stages: 0 download, 1 data dirs, 2 dump, 3 evaluation classifier, 4 train, 5 synthesize,
+        6 evaluate, 7 listening test and report.
 Every variable at the top of $0 is an option: --name value (dashes or underscores)."
 . utils/parse_options.sh
 
@@ -67,8 +68,14 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   fi
 fi
 
+classifier=$dump/classifier/classifier.pt   # one per corpus and rate: it lives beside the dump
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  log "stage 3: evaluation classifier: not part of this recipe yet, nothing to do"
+  if stage_done "$dump/classifier/.done"; then log "stage 3: $classifier exists, skipping"; else
+    log "stage 3: evaluation classifier on $dump/train, tested on $dump/test -> $classifier"
+    log "stage 3: $(steps/train_classifier.sh --cmd "$cpu_cmd" --steps "$classifier_steps" \
+      "$dump" "$dump/classifier")"
+    mark_done "$dump/classifier/.done"
+  fi
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
@@ -90,9 +97,21 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
 fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
-  log "stage 6: evaluation: not part of this recipe yet, nothing to do"
+  name=$(basename "$exp")
+  if stage_done "$exp/eval/$name/.done"; then log "stage 6: $exp/eval/$name exists, skipping"
+  else
+    # One clip per tag alone (<tag>_<k>.wav), the form the conditional accuracy is defined on.
+    steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
+      --genre all "$exp/model.pt" "$exp/synth_single"
+    log "stage 6: scoring $exp/synth_single against $data/test -> $exp/eval/$name/eval.json"
+    log "stage 6: $(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" "$exp/synth_single" \
+      "$data/test" "$classifier" "$exp/eval/$name")"
+    mark_done "$exp/eval/$name/.done"
+  fi
 fi
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
-  log "stage 7: listening test and report: not part of this recipe yet, nothing to do"
+  log "stage 7: listening tests match clips by genre; for tags, build one by hand with" \
+    "wavegen listen build --type mos --systems wavenet=DIR ... (see docs/listening.md)"
+  log "stage 7: report -> $(wavegen report "$exp")"
 fi

@@ -65,10 +65,8 @@ classifier=$dump/classifier/classifier.pt   # one per corpus and rate: it lives 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   if stage_done "$dump/classifier/.done"; then log "stage 3: $classifier exists, skipping"; else
     log "stage 3: evaluation classifier on $dump/train, tested on $dump/test -> $classifier"
-    mkdir -p "$dump/classifier/log"
-    $cpu_cmd "$dump/classifier/log/train.log" wavegen classifier train --dump-dir "$dump" \
-      --out "$classifier" --steps "$classifier_steps"
-    log "stage 3: $(grep -v "^#" "$dump/classifier/log/train.log" | tail -n 1)"
+    log "stage 3: $(steps/train_classifier.sh --cmd "$cpu_cmd" --steps "$classifier_steps" \
+      "$dump" "$dump/classifier")"
     mark_done "$dump/classifier/.done"
   fi
 fi
@@ -97,21 +95,19 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   if stage_done "$exp/eval/$name/.done"; then log "stage 6: $exp/eval/$name exists, skipping"
   else
     log "stage 6: scoring $exp/synth against $data/test -> $exp/eval/$name/eval.json"
-    $cpu_cmd "$exp/eval/$name/log/eval.log" wavegen eval --gen "$exp/synth" --ref "$data/test" \
-      --classifier "$classifier" --model "$exp/model.pt" --out "$exp/eval/$name"
-    log "stage 6: $(grep -v "^#" "$exp/eval/$name/log/eval.log" | tail -n 1)"
+    log "stage 6: $(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" "$exp/synth" \
+      "$data/test" "$classifier" "$exp/eval/$name")"
     mark_done "$exp/eval/$name/.done"
   fi
   if [ "$eval_packaged" = true ]; then
     if stage_done "$exp/eval/packaged/.done"; then log "stage 6: packaged model scored, skipping"
     else
       log "stage 6: the packaged default model, same clips and classifier -> $exp/eval/packaged"
+      packaged=$(python -c 'from wavegen.models.io import default_model_path; print(default_model_path())')
       steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
-        --count "$synth_count" "$(python -c 'from wavegen.models.io import default_model_path as p; print(p())')" \
-        "$exp/packaged_synth"
-      $cpu_cmd "$exp/eval/packaged/log/eval.log" wavegen eval --gen "$exp/packaged_synth" \
-        --ref "$data/test" --classifier "$classifier" --out "$exp/eval/packaged"
-      log "stage 6: $(grep -v "^#" "$exp/eval/packaged/log/eval.log" | tail -n 1)"
+        --count "$synth_count" "$packaged" "$exp/packaged_synth"
+      log "stage 6: $(steps/eval.sh --cmd "$cpu_cmd" "$exp/packaged_synth" "$data/test" \
+        "$classifier" "$exp/eval/packaged")"
       mark_done "$exp/eval/packaged/.done"
     fi
   fi
