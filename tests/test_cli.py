@@ -1,5 +1,6 @@
 """The CLI in-process, with the packaged default model."""
 
+import argparse
 import subprocess
 import sys
 
@@ -10,7 +11,9 @@ import soundfile as sf
 from wavegen.cli import build_parser, main
 from wavegen.models.io import default_model_path, load_model
 
-COMMANDS = ["toy-corpus", "download", "prepare", "dump", "train", "synth"]
+COMMANDS = ["toy-corpus", "download", "prepare", "prepare-mtat", "split-data", "check-audio",
+            "merge-data", "merge-dump", "validate-data-dir", "dump", "train", "synth", "bench",
+            "classifier", "eval", "report", "plot-training", "listen"]
 
 
 def test_every_command_has_help(capsys):
@@ -25,9 +28,13 @@ def test_every_command_has_help(capsys):
         assert exc.value.code == 0
         text = capsys.readouterr().out
         assert f"usage: wavegen {command}" in text
-    # Every flag has a help text.
-    for action in build_parser()._subparsers._group_actions[0].choices["synth"]._actions:
-        assert action.help, action.dest
+    # Every command is listed above, and every flag of every command has a help text.
+    choices = build_parser()._subparsers._group_actions[0].choices
+    assert sorted(choices) == sorted(COMMANDS)
+    for name, sub in choices.items():
+        for action in sub._actions:
+            if not isinstance(action, argparse._SubParsersAction):  # its choices have help
+                assert action.help, f"{name} {action.dest}"
 
 
 def test_python_dash_m_runs_the_cli():
@@ -48,7 +55,7 @@ def test_synth_writes_exact_duration_pcm16_and_seed_reproduces(tmp_path):
     assert main(["synth", "--genre", "rock", "--duration", "0.05", "--seed", "3",
                  "--out", str(out)]) == 0
     info = sf.info(str(out))
-    assert (info.samplerate, info.channels, info.subtype, info.frames) == (16000, 1, "PCM_16", 800)
+    assert (info.samplerate, info.channels, info.subtype, info.frames) == (8000, 1, "PCM_16", 400)
     first = sf.read(str(out))[0]
     assert np.abs(first).max() > 0
     main(["synth", "--genre", "rock", "--duration", "0.05", "--seed", "3", "--out", str(out)])
@@ -97,3 +104,24 @@ def test_existing_output_survives_a_failed_run(tmp_path):
     out.write_bytes(b"precious")
     assert main(["synth", "--genre", "nope", "--out", str(out)]) == 2
     assert out.read_bytes() == b"precious"
+
+
+def test_guidance_needs_a_model_trained_with_a_null_label(tmp_path, capsys):
+    from wavegen.models.io import save_model
+    from wavegen.models.wavenet import WaveNet, WaveNetConfig
+
+    model = WaveNet(WaveNetConfig(n_layers=2, dilation_cycle=2, residual_channels=4,
+                                  gate_channels=4, skip_channels=4, n_cond=2))
+    plain = tmp_path / "plain.pt"
+    save_model(plain, model, 8000, ["a", "b"])
+    args = ["synth", "--genre", "a", "--duration", "0.01", "--model", str(plain)]
+    assert main([*args, "--guidance", "2", "--out", str(tmp_path / "x.wav")]) == 2
+    assert "needs a model trained with conditioning dropout" in capsys.readouterr().err
+    assert not (tmp_path / "x.wav").exists()
+    guided = tmp_path / "guided.pt"
+    save_model(guided, model, 8000, ["a", "b"], null_condition=True,
+               synth_defaults={"guidance": 3.0})
+    out = tmp_path / "g.wav"
+    assert main(["synth", "--genre", "b", "--duration", "0.01", "--model", str(guided),
+                 "--out", str(out), "--seed", "1"]) == 0
+    assert sf.info(str(out)).frames == 80

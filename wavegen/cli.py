@@ -23,16 +23,55 @@ def _toy_corpus(a: argparse.Namespace) -> None:
 
 
 def _download(a: argparse.Namespace) -> None:
-    from wavegen.data.download import download_corpus
+    from wavegen.data.download import download_corpus, specs_with_checksums
 
-    print(download_corpus(a.corpus, a.dest, a.mirror or ()))
+    specs = None if a.checksums is None else specs_with_checksums(a.corpus, a.checksums)
+    print(download_corpus(a.corpus, a.dest, a.mirror or (), specs))
 
 
 def _prepare(a: argparse.Namespace) -> None:
     from wavegen.data.gtzan import prepare_gtzan
 
-    counts = prepare_gtzan(a.corpus, a.out, a.split, a.seed, a.valid_frac, a.test_frac)
+    counts = prepare_gtzan(a.corpus, a.out, a.split, a.seed, a.valid_frac, a.test_frac,
+                           not a.no_check, a.channels)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def _prepare_mtat(a: argparse.Namespace) -> None:
+    from wavegen.data.mtat import prepare_mtat
+
+    counts = prepare_mtat(a.corpus, a.out, a.n_tags, a.tag_list, not a.no_check, a.channels)
+    print(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def _split_data(a: argparse.Namespace) -> None:
+    from wavegen.data.split import split_data_dir
+
+    split_data_dir(a.data_dir, a.nj)
+
+
+def _check_audio(a: argparse.Namespace) -> None:
+    from wavegen.data.check import check_data_dir
+
+    check_data_dir(a.data_dir, a.channels)
+
+
+def _merge_data(a: argparse.Namespace) -> None:
+    from wavegen.data.split import merge_data_dir
+
+    merge_data_dir(a.data_dir, a.nj)
+
+
+def _merge_dump(a: argparse.Namespace) -> None:
+    from wavegen.data.split import merge_dumps
+
+    merge_dumps(a.parts, a.out)
+
+
+def _validate_data_dir(a: argparse.Namespace) -> None:
+    from wavegen.data.kaldi import validate_data_dir
+
+    print(f"{a.data_dir}: {len(validate_data_dir(a.data_dir))} utterances, valid")
 
 
 def _dump(a: argparse.Namespace) -> None:
@@ -41,20 +80,32 @@ def _dump(a: argparse.Namespace) -> None:
     dump_data_dir(a.data_dir, a.out, a.sample_rate)
 
 
-def _train(a: argparse.Namespace) -> None:
+def _train(a: argparse.Namespace) -> int:
     from wavegen.train.trainer import train
 
     metrics = train(a.config, a.data_dir, a.exp_dir, a.max_steps)
+    if "stopped_by" in metrics:  # a signal asked to stop; the checkpoint is written
+        print(f"stopped at step {metrics['step']}; re-run the same command to resume",
+              file=sys.stderr)
+        return 128 + int(metrics["stopped_by"])
     print(f"valid_bits_per_sample={metrics.get('valid_bits', float('nan')):.4f}")
+    return 0
 
 
 def _synth(a: argparse.Namespace) -> None:
     from wavegen.engine.synth import synthesize
 
     paths = synthesize(a.genre, a.duration, a.out, a.out_dir, a.count, a.model, a.seed,
-                       a.temperature, a.top_p, a.engine, a.device)
+                       a.temperature, a.top_p, a.engine, a.device, a.guidance, a.tags,
+                       prime=a.prime)
     for p in paths:
         print(p)
+
+
+def _bench(a: argparse.Namespace) -> None:
+    from wavegen.engine.bench import run_bench
+
+    run_bench(a.config, a.engines, tuple(a.batch), a.samples, a.repeats, a.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dest", required=True, help="destination folder, e.g. downloads/gtzan")
     sp.add_argument("--mirror", action="append", metavar="URL",
                     help="base URL of a copy, tried before the built-in mirrors (repeatable)")
+    sp.add_argument("--checksums", default=None, metavar="FILE",
+                    help="'<file> <algorithm>:<digest> [<size>]' lines replacing the built-in "
+                         "checksums, for a mirror with its own build of the files")
 
     sp = add("prepare", _prepare,
              "Make Kaldi data dirs OUT/{train,valid,test} from a GTZAN-layout corpus.")
@@ -94,6 +148,42 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="seed of the random split")
     sp.add_argument("--valid-frac", type=float, default=0.1, help="fraction per genre for valid")
     sp.add_argument("--test-frac", type=float, default=0.1, help="fraction per genre for test")
+    _add_check_flags(sp)
+
+    sp = add("prepare-mtat", _prepare_mtat,
+             "Make Kaldi data dirs OUT/{train,valid,test} with utt2tags from MagnaTagATune.")
+    sp.add_argument("corpus", help="corpus root (annotations_final.csv and the mp3 folders)")
+    sp.add_argument("out", help="output folder for the data dirs, e.g. data")
+    sp.add_argument("--n-tags", type=int, default=50,
+                    help="keep this many of the training folders' most frequent tags")
+    sp.add_argument("--tag-list", default=None, metavar="FILE",
+                    help="keep the tags of FILE (one a line) instead; 'standard': the commonly "
+                         "used top-50 list")
+    _add_check_flags(sp)
+
+    sp = add("split-data", _split_data,
+             "Cut a data dir into NJ parts DATA_DIR/split<NJ>/<1..NJ> for parallel jobs.")
+    sp.add_argument("data_dir", help="Kaldi data dir")
+    sp.add_argument("nj", type=int, help="number of parts")
+
+    sp = add("check-audio", _check_audio,
+             "Decode every file of a data dir; write utt2dur, drop bad files into bad_files.")
+    sp.add_argument("data_dir", help="Kaldi data dir (or a part of a split one)")
+    sp.add_argument("--channels", type=int, default=1, help="required channels (0: any)")
+
+    sp = add("merge-data", _merge_data,
+             "Merge the parts DATA_DIR/split<NJ>/* back into DATA_DIR and validate it.")
+    sp.add_argument("data_dir", help="Kaldi data dir")
+    sp.add_argument("nj", type=int, help="number of parts")
+
+    sp = add("merge-dump", _merge_dump,
+             "Concatenate the dumps of consecutive parts of a data dir into one dump.")
+    sp.add_argument("out", help="dump folder, e.g. dump/train")
+    sp.add_argument("parts", nargs="+", help="part dumps, in order (removed once merged)")
+
+    sp = add("validate-data-dir", _validate_data_dir,
+             "Check a data dir as Kaldi's validate_data_dir.sh --no-feats --no-text does.")
+    sp.add_argument("data_dir", help="Kaldi data dir")
 
     sp = add("dump", _dump, "Resample a data dir once into a memory-mapped dump for training.")
     sp.add_argument("data_dir", help="Kaldi data dir, e.g. data/train")
@@ -107,8 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
 
     sp = add("synth", _synth, "Generate music for a genre and write 16-bit WAVs.")
-    sp.add_argument("--genre", required=True,
-                    help="genre name, a mix like rock:0.7,jazz:0.3, or 'all'")
+    cond = sp.add_mutually_exclusive_group(required=True)
+    cond.add_argument("--genre", default=None,
+                      help="genre name, a mix like rock:0.7,jazz:0.3, or 'all' (for a tag model: "
+                           "one tag, or 'all')")
+    cond.add_argument("--tags", default=None,
+                      help="tags of a tag-conditioned model (MagnaTagATune), e.g. rock,guitar,fast")
     sp.add_argument("--duration", type=float, default=5.0, help="seconds per clip")
     sp.add_argument("--out", default=None, help="output WAV (one clip)")
     sp.add_argument("--out-dir", default=None, help="output folder (several clips)")
@@ -116,11 +210,46 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default=None,
                     help="model file or checkpoint (default: the packaged toy model)")
     sp.add_argument("--seed", type=int, default=None, help="random seed for reproducible output")
-    sp.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (> 0)")
-    sp.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (0, 1]")
-    sp.add_argument("--engine", default="auto", help="auto, cached or reference")
+    sp.add_argument("--temperature", type=float, default=None,
+                    help="softmax temperature (> 0; default: the model's, else 1)")
+    sp.add_argument("--top-p", type=float, default=None,
+                    help="nucleus sampling mass in (0, 1] (default: the model's, else 1)")
+    sp.add_argument("--guidance", type=float, default=None,
+                    help="classifier-free guidance scale >= 0; 1 = off, > 1 = stronger genre "
+                         "(needs a model trained with cond_dropout; default: the model's, else 1)")
+    sp.add_argument("--engine", default="auto",
+                    help="auto, cpu, triton (GPU), cached or reference")
     sp.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    sp.add_argument("--prime", default=None,
+                    help="audio file to continue: it fills the engine's caches and the WAVs "
+                         "hold the continuation only")
+
+    sp = add("bench", _bench, "Measure generation speed per engine and batch size.")
+    sp.add_argument("--config", default="BENCH",
+                    help="BENCH (nv-wavenet's benchmark shape, random weights) or a model file")
+    sp.add_argument("--engines", nargs="+", default=None,
+                    help="engines to measure (default: every usable one)")
+    sp.add_argument("--batch", type=int, nargs="+", default=[1, 16], help="batch sizes")
+    sp.add_argument("--samples", type=int, default=32000,
+                    help="aggregate samples per timed run, split over the batch (fewer for "
+                         "the reference and cached engines)")
+    sp.add_argument("--repeats", type=int, default=5, help="timed runs per point (median)")
+    sp.add_argument("--json", default=None, help="also write the results here")
+
+    from wavegen.listen.cli import add_listen_parser  # argparse only: cheap to import
+
+    add_listen_parser(sub)
+    from wavegen.eval.cli import add_eval_parsers  # argparse only: cheap to import
+
+    add_eval_parsers(sub)
     return p
+
+
+def _add_check_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--no-check", action="store_true",
+                    help="only list the clips; check them later (wavegen check-audio), e.g. in "
+                         "parallel jobs on split data dirs")
+    sp.add_argument("--channels", type=int, default=1, help="required channels (0: any)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,11 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
     )
     try:
-        args.func(args)
+        code = args.func(args)
     except WavegenError as err:
         print(f"wavegen {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"wavegen {args.command}: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return int(code or 0)

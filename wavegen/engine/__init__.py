@@ -24,12 +24,27 @@ ENGINES: dict[str, Callable[[WaveNetWeights, torch.Tensor], object]] = {
     "reference": ReferenceEngine,
     "cached": CachedEngine,
 }
+try:  # the fused CPU loop needs numba
+    from wavegen.engine.cpu import CpuEngine
+
+    ENGINES["cpu"] = CpuEngine
+except ImportError:  # pragma: no cover - numba is a dependency
+    pass
+try:  # registered only when a GPU (or the Triton interpreter) can run it
+    from wavegen.engine.triton_engine import TritonEngine, triton_usable
+
+    if triton_usable():
+        ENGINES["triton"] = TritonEngine
+except ImportError:  # Triton is optional (the gpu extra)
+    pass
 
 
-def resolve_engine(name: str) -> str:
-    """Map ``auto`` to the fastest correct engine; reject unknown names."""
+def resolve_engine(name: str, device: str | torch.device = "cpu") -> str:
+    """Map ``auto`` to the fastest correct engine for the device; reject unknown names."""
     if name == "auto":
-        return "cached"
+        if torch.device(device).type == "cuda":
+            return "triton" if "triton" in ENGINES else "cached"
+        return "cpu" if "cpu" in ENGINES else "cached"
     if name not in ENGINES:
         raise WavegenError(f"unknown engine '{name}'; known: auto, {', '.join(ENGINES)}")
     return name
@@ -53,7 +68,7 @@ def build_engine(
 ):
     """Instantiate an engine with fresh (silent) state for a conditioning batch (B, C)."""
     w, cond = _prepare(model_or_weights, cond, device)
-    return ENGINES[resolve_engine(engine)](w, cond)
+    return ENGINES[resolve_engine(engine, device)](w, cond)
 
 
 def stream(
@@ -67,6 +82,8 @@ def stream(
     uniforms: torch.Tensor | None = None,
     chunk_size: int = 4000,
     device: str | torch.device = "cpu",
+    guidance: float = 1.0,
+    primer: torch.Tensor | None = None,
 ) -> Iterator[torch.Tensor]:
     """Generate ``n_samples`` mu-law codes per batch row, yielding (B, <= chunk_size) chunks.
 
@@ -75,12 +92,27 @@ def stream(
         seed: seeds the uniform random numbers (ignored when ``uniforms`` is given).
         uniforms: (B, n_samples) in [0, 1): the random numbers to sample with, for
             exactness tests across engines.
+        guidance: classifier-free guidance scale ``s``: sample from
+            ``uncond + s * (cond - uncond)`` logits, where ``uncond`` conditions on the zero
+            vector (the null label of a model trained with ``cond_dropout``). 1 is plain
+            conditional sampling; > 1 strengthens the conditioning. Both halves run as one
+            batch of 2B rows.
+        primer: (B, P) long codes to continue: teacher-forced through the same engine to
+            fill its caches; only the continuation is yielded.
+
+    Engines with a fused ``run(prev, uniforms, temperature, top_p, guidance)`` generate a
+    whole chunk per call; others go through ``step`` sample by sample. Both sample
+    identically (``sampling.sample_from_logits``).
     """
     if n_samples <= 0:
         raise WavegenError(f"number of samples must be positive, got {n_samples}")
     check_sampling(temperature, top_p)
-    eng = build_engine(model_or_weights, cond, engine, device)
+    if not guidance >= 0:
+        raise WavegenError(f"guidance must be >= 0, got {guidance}")
     B = cond.shape[0]
+    guided = guidance != 1.0
+    eng = build_engine(model_or_weights, torch.cat([cond, torch.zeros_like(cond)]) if guided
+                       else cond, engine, device)
     if uniforms is not None and tuple(uniforms.shape) != (B, n_samples):
         raise WavegenError(
             f"uniforms must have shape {(B, n_samples)}, got {tuple(uniforms.shape)}"
@@ -90,15 +122,39 @@ def stream(
     rng = np.random.default_rng(seed)
     n_classes = eng.w.n_classes
     prev = torch.full((B,), silence_code(n_classes), dtype=torch.long, device=device)
+    fused = getattr(eng, "run", None)
     with torch.inference_mode():
+        if primer is not None:
+            if primer.dim() != 2 or primer.shape[0] != B or primer.shape[1] < 1:
+                raise WavegenError(f"primer must have shape ({B}, length >= 1), "
+                                   f"got {tuple(primer.shape)}")
+            inputs = torch.cat([prev[:, None], primer.to(device)[:, :-1]], 1)  # (B, P)
+            inputs = torch.cat([inputs, inputs]) if guided else inputs
+            feed = getattr(eng, "feed", None)
+            if feed is not None:
+                feed(inputs)
+            else:
+                for t in range(inputs.shape[1]):
+                    eng.step(inputs[:, t])
+            prev = primer[:, -1].to(device)
         for start in range(0, n_samples, chunk_size):
             n = min(chunk_size, n_samples - start)
             u = (uniforms[:, start:start + n] if uniforms is not None
                  else torch.from_numpy(rng.random((n, B), dtype=np.float32).T.copy()))
             u = u.to(device)
+            if fused is not None:
+                out = fused(prev, u, temperature, top_p, guidance)  # (B, n)
+                prev = out[:, -1].to(device)
+                yield out.cpu()
+                continue
             out = torch.empty(B, n, dtype=torch.long, device=device)
             for t in range(n):
-                prev = sample_from_logits(eng.step(prev), u[:, t], temperature, top_p)
+                if guided:
+                    both = eng.step(torch.cat([prev, prev]))  # (2B, A)
+                    logits = torch.lerp(both[B:], both[:B], guidance)
+                else:
+                    logits = eng.step(prev)
+                prev = sample_from_logits(logits, u[:, t], temperature, top_p)
                 out[:, t] = prev
             yield out.cpu()
 

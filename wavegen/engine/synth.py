@@ -14,15 +14,16 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from wavegen.audio import atomic_output, mu_law_decode
+from wavegen.audio import atomic_output, mu_law_decode, mu_law_encode, read_audio, resample
 from wavegen.engine import stream
 from wavegen.engine.sampling import check_sampling
 from wavegen.errors import WavegenError
-from wavegen.models.conditioning import parse_genre_mix
+from wavegen.models.conditioning import parse_genre_mix, parse_tags
 from wavegen.models.io import load_model
 
 log = logging.getLogger(__name__)
@@ -48,43 +49,101 @@ def plan_outputs(
     return [(spec, folder / f"{safe(spec)}_{k:03d}.wav") for spec in specs for k in range(count)]
 
 
+def condition_vector(spec: str, vocab: list[str], label_kind: str, from_tags: bool = False
+                     ) -> torch.Tensor:
+    """The (C,) conditioning vector of one clip's ``--genre`` or ``--tags`` spec.
+
+    A genre model takes a genre or a convex mix; a tag model (``label_kind`` ``utt2tags``)
+    takes a multi-hot tag set, and ``--genre X`` means the single tag X.
+    """
+    if label_kind != "utt2tags":
+        if from_tags:
+            raise WavegenError("this model is conditioned on genres, not tags: use --genre; "
+                               f"known genres: {', '.join(vocab)}")
+        return parse_genre_mix(spec, vocab)
+    if not from_tags and ("," in spec or ":" in spec):
+        raise WavegenError(f"this model is conditioned on tags: --genre takes one tag, got "
+                           f"'{spec}'; give several with --tags 'rock,guitar,fast'")
+    return parse_tags(spec, vocab)
+
+
+def load_primer(path: str | os.PathLike[str], rate: int, n_classes: int, rows: int
+                ) -> torch.Tensor:
+    """Read ``--prime`` into mu-law codes at the model's rate, one copy per clip: (rows, T)."""
+    samples, sr = read_audio(path)
+    samples = np.clip(resample(samples, sr, rate), -1.0, 1.0)
+    codes = mu_law_encode(torch.from_numpy(np.ascontiguousarray(samples)), n_classes)  # (T,)
+    return codes.long().expand(rows, -1)
+
+
 def synthesize(
-    genre: str,
+    genre: str | None,
     duration: float,
     out: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     count: int = 1,
     model: str | os.PathLike[str] | None = None,
     seed: int | None = None,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
+    temperature: float | None = None,
+    top_p: float | None = None,
     engine: str = "auto",
     device: str = "cpu",
+    guidance: float | None = None,
+    tags: str | None = None,
+    prime: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Generate clips and write them as 16-bit PCM WAVs at the model's rate.
 
     Args:
-        genre: a genre, a mix ``rock:0.7,jazz:0.3``, or ``all`` (every genre).
+        genre: a genre, a mix ``rock:0.7,jazz:0.3``, or ``all`` (every genre); for a tag
+            model one tag, or ``all`` (each tag alone).
         duration: seconds per clip (exact: ``round(duration * rate)`` samples).
         out: the output file, for one clip.
         out_dir: the output folder, for several clips (``<genre>_<k>.wav``).
         count: clips per genre.
         model: model file or checkpoint; default the packaged toy model.
         seed: makes the output reproducible.
+        temperature, top_p, guidance: sampling controls; None takes the model file's
+            defaults (``synth:`` in its training config), else 1.
+        tags: for a tag model (MagnaTagATune), the tags of the clips: ``rock,guitar,fast``;
+            give either ``genre`` or ``tags``.
+        prime: an audio file every clip continues: resampled to the model's rate, mu-law
+            encoded and teacher-forced through the engine to fill its caches; the WAVs hold
+            the continuation only.
 
     Returns:
         The written paths.
     """
+    if (genre is None) == (tags is None):
+        raise WavegenError("give either --genre or --tags (not both)")
     if not duration > 0:
         raise WavegenError(f"--duration must be positive, got {duration}")
-    check_sampling(temperature, top_p)
+    for name, value in (("temperature", temperature), ("top_p", top_p)):
+        if value is not None:
+            check_sampling(**{"temperature": 1.0, "top_p": 1.0, name: value})
     net, info = load_model(model)
-    plan = plan_outputs(genre, info.vocab, None if out is None else str(out),
+    defaults = info.synth_defaults
+    temperature = defaults.get("temperature", 1.0) if temperature is None else temperature
+    top_p = defaults.get("top_p", 1.0) if top_p is None else top_p
+    guidance = defaults.get("guidance", 1.0) if guidance is None else guidance
+    if not guidance >= 0:
+        raise WavegenError(f"--guidance must be >= 0, got {guidance}")
+    if guidance != 1.0 and not info.null_condition:
+        raise WavegenError(
+            f"--guidance {guidance} needs a model trained with conditioning dropout "
+            "(train.cond_dropout > 0); this model was not: use --guidance 1")
+    spec = tags if tags is not None else genre
+    if tags is not None and tags.strip() == "all":
+        raise WavegenError("--tags takes tag names; for one clip per tag use --genre all")
+    plan = plan_outputs(spec, info.vocab, None if out is None else str(out),
                         None if out_dir is None else str(out_dir), count)
-    cond = torch.stack([parse_genre_mix(spec, info.vocab) for spec, _ in plan])  # (B, C)
+    cond = torch.stack([condition_vector(s, info.vocab, info.label_kind, tags is not None)
+                        for s, _ in plan])  # (B, C)
     n_samples = int(round(duration * info.sample_rate))
     if n_samples < 1:
         raise WavegenError(f"--duration {duration} is shorter than one sample")
+    primer = None if prime is None else load_primer(prime, info.sample_rate,
+                                                    info.config.n_classes, len(plan))
     weights = net.export_weights()
     bar = tqdm(total=n_samples, unit="sample", unit_scale=True, desc="synth", dynamic_ncols=True)
     start = time.perf_counter()
@@ -95,7 +154,8 @@ def synthesize(
             files.append(stack.enter_context(
                 sf.SoundFile(str(tmp), "w", info.sample_rate, 1, "PCM_16", format="WAV")))
         for chunk in stream(weights, cond, n_samples, engine=engine, temperature=temperature,
-                            top_p=top_p, seed=seed, device=device):
+                            top_p=top_p, seed=seed, device=device, guidance=guidance,
+                            primer=primer):
             audio = mu_law_decode(chunk, info.config.n_classes).numpy()  # (B, n)
             for fh, row in zip(files, audio, strict=True):
                 fh.write(row)

@@ -1,0 +1,39 @@
+"""``wavegen bench`` on a tiny config: the table, the JSON fields, the FLOP count."""
+
+import json
+
+from test_exactness import SHAPES, random_model
+
+from wavegen.cli import main
+from wavegen.engine import bench
+from wavegen.models.wavenet import WaveNetConfig
+
+
+def test_bench_writes_every_engine_and_batch(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(bench.CONFIGS, "TINY", (SHAPES[0], 16000))
+    monkeypatch.setattr(bench, "matmul_peak_flops", lambda: 1e9)
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--config", "TINY", "--engines", "reference", "cached", "cpu", "cpu-bf16",
+                 "--batch", "1", "2", "--samples", "40", "--repeats", "1",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    got = {(r["engine"], r["batch"]) for r in result["results"]}
+    assert got == {(e, b) for e in ("reference", "cached", "cpu", "cpu-bf16")
+                   for b in (1, 2)}
+    for r in result["results"]:
+        assert r["samples_per_s"] > 0 and r["realtime_factor"] > 0 and r["fraction_of_peak"] > 0
+    assert result["meta"]["fp32_matmul_peak_gflops"] == 1.0
+    assert "samples/s" in capsys.readouterr().out
+
+
+def test_unknown_config_is_a_clear_error(capsys):
+    assert main(["bench", "--config", "NOPE", "--samples", "5"]) == 2
+    assert "unknown config 'NOPE'" in capsys.readouterr().err
+
+
+def test_flops_per_sample_counts_every_matrix():
+    cfg = WaveNetConfig(n_layers=3, residual_channels=4, gate_channels=6, skip_channels=5,
+                        n_classes=7, n_cond=2)
+    w = random_model(cfg, 0).export_weights()
+    per_layer = 6 * 8 + 3 * 5  # gate (G x 2R) and skip (S x H)
+    assert bench.flops_per_sample(w) == 2 * (3 * per_layer + 2 * 3 * 4 + 5 * 5 + 7 * 5)

@@ -1,0 +1,51 @@
+"""The ``triton`` engine under Triton's CPU interpreter, on tiny shapes, in a subprocess
+(``TRITON_INTERPRET`` is read when kernels are defined, so it is set before the import)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("triton")
+
+SCRIPT = textwrap.dedent("""
+    import torch
+    from test_exactness import random_model
+    from wavegen.engine import ENGINES, generate, teacher_forced_logits
+    from wavegen.models import WaveNetConfig
+
+    assert "triton" in ENGINES, sorted(ENGINES)
+    cfg = WaveNetConfig(n_layers=3, dilation_cycle=2, residual_channels=4, gate_channels=6,
+                        skip_channels=8, n_cond=3, n_classes=16)
+    model = random_model(cfg, 31)
+    w = model.export_weights()
+    cond = torch.rand(2, cfg.n_cond)
+    codes = torch.randint(0, cfg.n_classes, (2, cfg.receptive_field + 4))
+    with torch.no_grad():
+        expected = model(codes, cond)
+    err = (teacher_forced_logits(w, cond, codes, engine="triton") - expected).abs().max()
+    assert err < 1e-4, f"max |logit error| {err}"
+    N = 12
+    u = torch.rand(2, N, generator=torch.Generator().manual_seed(4))
+    for kw in ({}, {"temperature": 0.7, "top_p": 0.8}, {"guidance": 2.5}):
+        ref = generate(w, cond, N, engine="reference", uniforms=u, **kw)
+        got = generate(w, cond, N, engine="triton", uniforms=u, chunk_size=5, **kw)
+        assert torch.equal(got, ref), (kw, got, ref)
+    primer = torch.randint(0, cfg.n_classes, (2, 6))
+    ref = generate(w, cond, 4, engine="reference", uniforms=u[:, :4], primer=primer)
+    assert torch.equal(generate(w, cond, 4, engine="triton", uniforms=u[:, :4], primer=primer),
+                       ref)
+    print("ok")
+""")
+
+
+def test_triton_engine_is_exact_under_the_interpreter():
+    here = Path(__file__).parent
+    env = dict(os.environ, TRITON_INTERPRET="1",
+               PYTHONPATH=os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]

@@ -1,0 +1,156 @@
+"""``wavegen bench``: generation speed of each engine against the machine's fp32 peak.
+
+For a named config (``BENCH``: the nv-wavenet benchmark shape) or a model file, each engine
+generates from a batch of genre one-hots after a warm-up run (which also compiles kernels);
+the median wall time of the repeats gives aggregate samples/s, the real-time factor and the
+fraction of the fp32 matmul peak, measured in the same run with a large ``torch.mm`` on all
+cores. ``samples`` is the aggregate count per timed run (split over the batch rows). The
+reference engine recomputes the receptive field per sample and the cached engine runs
+per-layer torch calls, so they get fewer samples (their rate does not depend on length); the
+reference is timed with a full receptive field of history, its steady state.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from wavegen.engine import ENGINES, build_engine, generate, resolve_engine, sample_from_logits
+from wavegen.engine.cpu import CpuEngine, available_cores
+from wavegen.errors import WavegenError
+from wavegen.models.io import load_model
+from wavegen.models.wavenet import WaveNet, WaveNetConfig
+from wavegen.models.weights import WaveNetWeights
+
+CONFIGS = {
+    # 20 layers as 2 x dilations 1..512, R=64, gate 128, skip 128, 256 classes, 10 genres.
+    "BENCH": (WaveNetConfig(n_classes=256, residual_channels=64, gate_channels=128,
+                            skip_channels=128, n_layers=20, dilation_cycle=10, n_cond=10),
+              16000),
+}
+# Reduced-precision variants, measured by name but never registered (not exact).
+REDUCED = {"cpu-bf16": lambda w, cond: CpuEngine(w, cond, precision="bf16")}
+# Samples per run of the slow engines, at most.
+SLOW_ENGINE_SAMPLES = {"reference": 6, "cached": 400}
+
+
+def flops_per_sample(w: WaveNetWeights) -> int:
+    """Multiply-adds x 2 of one generated sample (conditioning projected once: excluded)."""
+    L, R, G, S, A = (w.n_layers, w.residual_channels, w.gate_channels, w.skip_channels,
+                     w.n_classes)
+    H = G // 2
+    macs = L * (G * 2 * R + H * S) + (L - 1) * H * R + S * S + A * S
+    return 2 * macs
+
+
+def matmul_peak_flops(size: int = 2048, seconds: float = 1.0) -> float:
+    """fp32 FLOP/s of a large square ``torch.mm`` on all usable cores (best of a few runs)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(available_cores())
+    try:
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        torch.mm(a, b)
+        best, end = 0.0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            start = time.perf_counter()
+            torch.mm(a, b)
+            best = max(best, 2 * size**3 / (time.perf_counter() - start))
+        return best
+    finally:
+        torch.set_num_threads(threads)
+
+
+def load_config(config: str) -> tuple[WaveNetWeights, int, str]:
+    """A named config (random weights, seeded) or a model file -> (weights, rate, label)."""
+    if config in CONFIGS:
+        cfg, rate = CONFIGS[config]
+        torch.manual_seed(0)
+        return WaveNet(cfg).eval().export_weights(), rate, config
+    if not Path(config).exists():
+        raise WavegenError(f"unknown config '{config}': give one of {', '.join(CONFIGS)} "
+                           "or a model file")
+    model, info = load_model(config)
+    return model.export_weights(), info.sample_rate, str(config)
+
+
+@torch.inference_mode()
+def _time_reference(w: WaveNetWeights, cond: torch.Tensor, n: int) -> float:
+    """Seconds for n reference steps (with sampling) from a full receptive field of history."""
+    eng = build_engine(w, cond, "reference")
+    eng.history = torch.randint(0, w.n_classes, (cond.shape[0], w.receptive_field - 1))
+    prev = torch.zeros(cond.shape[0], dtype=torch.long)
+    start = time.perf_counter()
+    for _ in range(n):
+        prev = sample_from_logits(eng.step(prev), torch.rand(cond.shape[0]))
+    return time.perf_counter() - start
+
+
+def time_engine(w: WaveNetWeights, engine: str, batch: int, n: int, repeats: int) -> float:
+    """Median seconds to generate n samples for ``batch`` rows, after one warm-up run."""
+    cond = torch.eye(w.n_cond)[torch.arange(batch) % w.n_cond]  # (B, C) genre one-hots
+    if engine == "reference":
+        _time_reference(w, cond, 1)
+        return statistics.median(_time_reference(w, cond, n) for _ in range(repeats))
+    if engine in REDUCED:
+        prev = torch.zeros(batch, dtype=torch.long)
+        REDUCED[engine](w, cond).run(prev, torch.rand(batch, min(n, 256)))
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            REDUCED[engine](w, cond).run(prev, torch.rand(batch, n))
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+    generate(w, cond, min(n, 256), engine=engine, seed=0)
+    times = []
+    for r in range(repeats):
+        start = time.perf_counter()
+        generate(w, cond, n, engine=engine, seed=r + 1, chunk_size=n)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run_bench(config: str = "BENCH", engines: list[str] | None = None,
+              batches: tuple[int, ...] = (1, 16), samples: int = 32000, repeats: int = 5,
+              json_path: str | None = None) -> dict:
+    """Measure every engine x batch; print a table; optionally write JSON. Returns the dict."""
+    w, rate, label = load_config(config)
+    names = [e if e in REDUCED else resolve_engine(e)
+             for e in (engines or [e for e in ENGINES if e != "triton"])]
+    peak = matmul_peak_flops()
+    flops = flops_per_sample(w)
+    rows = []
+    for name in names:
+        for batch in batches:
+            n = max(1, min(samples // batch, SLOW_ENGINE_SAMPLES.get(name, samples)))
+            secs = time_engine(w, name, batch, n, repeats)
+            rate_agg = batch * n / secs
+            rows.append({"engine": name, "batch": batch, "samples": n,
+                         "samples_per_s": rate_agg, "realtime_factor": rate_agg / rate,
+                         "fraction_of_peak": rate_agg * flops / peak})
+    meta = {"config": label, "sample_rate": rate, "flops_per_sample": flops,
+            "weight_bytes_per_sample": w.nbytes(), "fp32_matmul_peak_gflops": peak / 1e9,
+            "cores": available_cores(), "torch": torch.__version__,
+            "machine": platform.machine(), "processor": platform.processor(),
+            "repeats": repeats}
+    print(format_table(rows, meta))
+    result = {"meta": meta, "results": rows}
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def format_table(rows: list[dict], meta: dict) -> str:
+    lines = [f"config {meta['config']}: {meta['flops_per_sample'] / 1e6:.2f} MFLOP and "
+             f"{meta['weight_bytes_per_sample'] / 1e6:.2f} MB of weights per sample; fp32 "
+             f"matmul peak {meta['fp32_matmul_peak_gflops']:.1f} GFLOP/s on {meta['cores']} "
+             "cores",
+             f"{'engine':>10} {'batch':>5} {'samples/s':>11} {'x realtime':>10} {'of peak':>8}"]
+    for r in rows:
+        lines.append(f"{r['engine']:>10} {r['batch']:>5} {r['samples_per_s']:>11,.0f} "
+                     f"{r['realtime_factor']:>10.2f} {r['fraction_of_peak']:>8.1%}")
+    return "\n".join(lines)

@@ -1,0 +1,381 @@
+"""Numba kernels of the ``cpu`` engine: the whole autoregressive loop in compiled code.
+
+One call of :func:`run_part` generates ``n`` samples for a group of M batch rows without
+returning to Python. P threads may share one group by splitting the gate channels (and the
+output head's outputs) between them; they meet at a spin barrier once per layer and three
+times per sample (skip sum, first and second head layer). Every thread keeps its own copy of
+the ring buffers and of the residual stream, computed identically, so only partial sums cross
+threads. With P = 1 there is no barrier and groups run independently.
+
+Sampling mirrors :func:`wavegen.engine.sampling.sample_from_logits` in float32, step by step:
+softmax of ``logits / temperature``, optional top-p on the descending order, a cumulative sum
+accumulated in float64 and stored in float32 (as torch's CPU ``cumsum`` does), then the first
+code whose cdf exceeds ``u * cdf[-1]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# FMA contraction only: no reassociation, no approximated transcendental functions.
+_FM = {"contract"}
+_SPINS = 4000  # busy-wait polls before yielding the core to the scheduler
+
+
+@intrinsic
+def _load_acquire(typingctx, arr, idx):
+    """``arr[idx]`` of an int64 array as an atomic acquire load (never hoisted out of loops)."""
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.load_atomic(ptr, "acquire", 8)
+    return types.int64(arr, idx), codegen
+
+
+@intrinsic
+def _store_release(typingctx, arr, idx, val):
+    """``arr[idx] = val`` of an int64 array as an atomic release store."""
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        builder.store_atomic(args[2], ptr, "release", 8)
+        return context.get_dummy_value()
+    return types.void(arr, idx, val), codegen
+
+
+@intrinsic
+def _sched_yield(typingctx):
+    """Give up the core (libc ``sched_yield``): a waiting thread must not starve its peer."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
+                                            "sched_yield")
+        builder.call(fn, [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+@intrinsic
+def _widen(typingctx, x):
+    """A weight as float32: float32 as is; uint16 as the top half of a float32 (bfloat16)."""
+    if isinstance(x, types.Float):
+        return x(x), lambda context, builder, sig, args: args[0]
+    if isinstance(x, types.Integer) and x.bitwidth == 16 and not x.signed:
+        def codegen(context, builder, sig, args):
+            v = builder.shl(builder.zext(args[0], ir.IntType(32)), ir.Constant(ir.IntType(32), 16))
+            return builder.bitcast(v, ir.FloatType())
+        return types.float32(x), codegen
+    return None
+
+
+@njit(nogil=True, cache=True)
+def _barrier(flags, part, n_parts, count):
+    """Thread ``part`` arrives at barrier number ``count``; returns when all parts have.
+
+    flags: (n_parts * 16,) int64, one cache line per part.
+    """
+    _store_release(flags, part * 16, count)
+    for q in range(n_parts):
+        spins = 0
+        while _load_acquire(flags, q * 16) < count:
+            spins += 1
+            if spins > _SPINS:
+                _sched_yield()
+
+
+@njit(nogil=True, cache=True, fastmath=_FM, inline="always")
+def _fma4(out, m, j, a0, a1, a2, a3, w0, w1, w2, w3):
+    """out[m, j] += a0 w0 + a1 w1 + a2 w2 + a3 w3 as a chain of FMAs."""
+    acc = out[m, j]
+    acc += a0 * w0
+    acc += a1 * w1
+    acc += a2 * w2
+    acc += a3 * w3
+    out[m, j] = acc
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
+def _matmul_acc(out, inp, w, M):
+    """out[:M] += inp[:M] @ w. out (M', N), inp (M', K), w (K, N) float32 or bfloat16 bits.
+
+    Blocks of 4 inputs by 4 rows: each weight vector loaded feeds four rows' FMA chains, so
+    the loop is bound by FMAs rather than loads. Leftover rows and inputs go one at a time.
+    """
+    K, N = w.shape
+    k = 0
+    while k + 4 <= K:
+        m = 0
+        while m + 4 <= M:
+            a0, a1, a2, a3 = inp[m, k], inp[m, k + 1], inp[m, k + 2], inp[m, k + 3]
+            b0, b1, b2, b3 = inp[m + 1, k], inp[m + 1, k + 1], inp[m + 1, k + 2], inp[m + 1, k + 3]
+            c0, c1, c2, c3 = inp[m + 2, k], inp[m + 2, k + 1], inp[m + 2, k + 2], inp[m + 2, k + 3]
+            d0, d1, d2, d3 = inp[m + 3, k], inp[m + 3, k + 1], inp[m + 3, k + 2], inp[m + 3, k + 3]
+            for j in range(N):
+                w0, w1, w2, w3 = (_widen(w[k, j]), _widen(w[k + 1, j]), _widen(w[k + 2, j]),
+                                  _widen(w[k + 3, j]))
+                _fma4(out, m, j, a0, a1, a2, a3, w0, w1, w2, w3)
+                _fma4(out, m + 1, j, b0, b1, b2, b3, w0, w1, w2, w3)
+                _fma4(out, m + 2, j, c0, c1, c2, c3, w0, w1, w2, w3)
+                _fma4(out, m + 3, j, d0, d1, d2, d3, w0, w1, w2, w3)
+            m += 4
+        while m < M:
+            a0, a1, a2, a3 = inp[m, k], inp[m, k + 1], inp[m, k + 2], inp[m, k + 3]
+            for j in range(N):
+                _fma4(out, m, j, a0, a1, a2, a3, _widen(w[k, j]), _widen(w[k + 1, j]),
+                      _widen(w[k + 2, j]), _widen(w[k + 3, j]))
+            m += 1
+        k += 4
+    while k < K:
+        for m in range(M):
+            a0 = inp[m, k]
+            for j in range(N):
+                out[m, j] += a0 * _widen(w[k, j])
+        k += 1
+
+
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693145751953125)  # ln 2 split so that k * _LN2_HI is exact
+_LN2_LO = np.float32(1.4286068203094173e-06)
+_LO, _HI = np.float32(-87.0), np.float32(88.0)
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
+def _exp_inplace(v, bits, n):
+    """v[:n] <- exp(v[:n]) (float32, relative error ~1e-7), in loops the compiler vectorizes.
+
+    exp(x) = 2**k * exp(r), k = round(x / ln 2), |r| <= ln 2 / 2, exp(r) by its Taylor series
+    to degree 7; 2**k is built in the exponent bits. bits: (>= n,) int32 scratch.
+    """
+    scale = bits.view(np.float32)
+    for i in range(n):
+        x = min(max(v[i], _LO), _HI)
+        k = np.floor(x * _LOG2E + np.float32(0.5))
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        p = np.float32(1.0 / 5040.0)
+        p = p * r + np.float32(1.0 / 720.0)
+        p = p * r + np.float32(1.0 / 120.0)
+        p = p * r + np.float32(1.0 / 24.0)
+        p = p * r + np.float32(1.0 / 6.0)
+        p = p * r + np.float32(0.5)
+        p = p * r + np.float32(1.0)
+        v[i] = p * r + np.float32(1.0)
+        bits[i] = (np.int32(k) + np.int32(127)) << np.int32(23)
+    for i in range(n):
+        v[i] = v[i] * scale[i]
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
+def _gate(z, h, e, bits, M, Hp):
+    """h = tanh(z[:, :Hp]) * sigmoid(z[:, Hp:]) for M rows; e (2 Hp,) float32 scratch.
+
+    tanh(a) = sign(a) (1 - exp(-2|a|)) / (1 + exp(-2|a|)), sigmoid(b) = 1 / (1 + exp(-b)):
+    absolute error ~1e-7, far inside the logits tolerance.
+    """
+    for m in range(M):
+        for c in range(Hp):
+            e[c] = np.float32(-2.0) * abs(z[m, c])
+            e[Hp + c] = -z[m, Hp + c]
+        _exp_inplace(e, bits, 2 * Hp)
+        for c in range(Hp):
+            t = (np.float32(1.0) - e[c]) / (np.float32(1.0) + e[c])
+            t = t if z[m, c] >= 0 else -t
+            h[m, c] = t / (np.float32(1.0) + e[Hp + c])
+
+
+@njit(nogil=True, cache=True)
+def sample_code(logits, u, temperature, top_p, probs, order, bits):
+    """Inverse-CDF sample of one row. logits (A,) float32, u float32 -> code.
+
+    probs (A,) float32, order (A,) int64 and bits (A,) int32 are scratch space.
+    """
+    A = logits.shape[0]
+    temp = np.float32(temperature)
+    mx = np.float32(-np.inf)
+    for a in range(A):
+        v = logits[a] / temp
+        probs[a] = v
+        mx = max(mx, v)
+    for a in range(A):
+        probs[a] = probs[a] - mx
+    _exp_inplace(probs, bits, A)
+    total = np.float32(0.0)
+    for a in range(A):
+        total += probs[a]
+    for a in range(A):
+        probs[a] = probs[a] / total
+    if top_p < 1.0:
+        # Stable descending order (ties keep index order, as torch's sort does in practice).
+        order[:] = np.argsort(-probs, kind="mergesort")
+        run = 0.0
+        p32 = np.float32(top_p)
+        for i in range(A):
+            p = probs[order[i]]
+            before = np.float32(np.float32(run + p) - p)  # cumsum(sorted) - sorted, in float32
+            run += p
+            if before >= p32:
+                probs[order[i]] = np.float32(0.0)
+    acc = 0.0
+    for a in range(A):
+        acc += probs[a]
+        probs[a] = np.float32(acc)  # cdf, float64 accumulation stored as float32
+    target = np.float32(np.float32(u) * probs[A - 1])
+    for a in range(A):
+        if probs[a] > target:
+            return a
+    return A - 1
+
+
+@njit(nogil=True, cache=True)
+def _lerp(start, end, weight, out):
+    """torch.lerp(start, end, weight) for float32 rows, the same formula and branch."""
+    w = np.float32(weight)
+    for a in range(start.shape[0]):
+        diff = end[a] - start[a]
+        if abs(w) < 0.5:
+            out[a] = start[a] + w * diff
+        else:
+            out[a] = end[a] - diff * (np.float32(1.0) - w)
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
+def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out, uniforms,
+             codes_out, temperature, top_p, guidance, embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2,
+             o2b, dil, qoff, queue, t0, xch, flags, n):
+    """Generate (or teacher-force) ``n`` steps for one group of rows, as thread ``part``.
+
+    Args:
+        rows: (M,) engine rows of this group. If ``guided``, rows[i + n_sampled] is the
+            unconditional twin of rows[i] (i < n_sampled) and both are fed row i's sample.
+        teacher: feed inputs[:, t] at step t and write logits_out[:, :, t] (B', A, n);
+            otherwise inputs[:, 0] is the previous code, sample with uniforms (Bs, n) into
+            codes_out (Bs, n).
+        wd: (P, L, 2R, 2Hp) gate weights of each part ([:Hp] tanh, [Hp:] sigmoid channels);
+            gb: (B', P, L, 2Hp) gate bias with the conditioning projection.
+        ws: (P, L, Hp, S) skip; wr: (P, max(L-1, 1), Hp, R) residual; rb (L-1, R); sb (S,).
+        o1: (P, S, Sp), o1b (P, Sp), o2: (P, S, Ap), o2b (P, Ap): the output head split by
+            outputs (zero-padded to P equal blocks).
+        dil, qoff: (L,) dilations and offsets of each layer's ring buffer in queue
+            (P, B', sum(dil), R); t0: time index of the first step (ring slot = t % d).
+            The weight matrices (wd, ws, wr, o1, o2) are float32, or all uint16 bfloat16 bits.
+        xch: (2, P, M, W) exchange space; flags: (P * 16,) int64 barrier counters.
+    """
+    M = rows.shape[0]
+    L = dil.shape[0]
+    R = embed.shape[1]
+    A = embed.shape[0]
+    Hp = ws.shape[2]
+    S = sb.shape[0]
+    Sp = o1.shape[2]
+    Ap = o2.shape[2]
+    f32 = np.float32
+    x = np.empty((M, R), f32)
+    inp = np.empty((M, 2 * R), f32)
+    z = np.empty((M, 2 * Hp), f32)
+    h = np.empty((M, Hp), f32)
+    part_r = np.empty((M, R), f32)
+    skp = np.empty((M, S), f32)
+    skip = np.empty((M, S), f32)
+    y1 = np.empty((M, Sp), f32)
+    act1 = np.empty((M, S), f32)
+    y2 = np.empty((M, Ap), f32)
+    lg = np.empty((M, A), f32)
+    mixed = np.empty(A, f32)
+    probs = np.empty(A, f32)
+    order = np.empty(A, np.int64)
+    ez = np.empty(2 * Hp, f32)
+    bits = np.empty(max(A, 2 * Hp), np.int32)
+    cur = np.empty(M, np.int64)
+    for m in range(M):
+        cur[m] = inputs[rows[m], 0]
+    nb = 0  # barriers passed
+    for t in range(n):
+        tt = t0 + t
+        if teacher:
+            for m in range(M):
+                cur[m] = inputs[rows[m], t]
+        for m in range(M):
+            x[m, :] = embed[cur[m]]
+            skp[m, :] = 0.0
+        for layer in range(L):
+            base = qoff[layer] + tt % dil[layer]
+            for m in range(M):
+                r = rows[m]
+                for c in range(R):
+                    inp[m, c] = queue[part, r, base, c]
+                    inp[m, R + c] = x[m, c]
+                    queue[part, r, base, c] = x[m, c]
+                z[m, :] = gb[r, part, layer]
+            _matmul_acc(z, inp, wd[part, layer], M)
+            _gate(z, h, ez, bits, M, Hp)
+            _matmul_acc(skp, h, ws[part, layer], M)
+            if layer < L - 1:
+                part_r[:, :] = 0.0
+                _matmul_acc(part_r, h, wr[part, layer], M)
+                buf = nb % 2
+                xch[buf, part, :M, :R] = part_r
+                if n_parts > 1:
+                    nb += 1
+                    _barrier(flags, part, n_parts, nb)
+                for m in range(M):
+                    for c in range(R):
+                        acc = rb[layer, c]
+                        for q in range(n_parts):
+                            acc += xch[buf, q, m, c]
+                        x[m, c] += acc
+        # Skip sum over parts, then the head, each layer split by outputs.
+        buf = nb % 2
+        xch[buf, part, :M, :S] = skp
+        if n_parts > 1:
+            nb += 1
+            _barrier(flags, part, n_parts, nb)
+        for m in range(M):
+            for c in range(S):
+                acc = sb[c]
+                for q in range(n_parts):
+                    acc += xch[buf, q, m, c]
+                skip[m, c] = max(acc, f32(0.0))
+            y1[m, :] = o1b[part]
+        _matmul_acc(y1, skip, o1[part], M)
+        buf = nb % 2
+        for m in range(M):
+            for c in range(Sp):
+                xch[buf, part, m, c] = max(y1[m, c], f32(0.0))
+        if n_parts > 1:
+            nb += 1
+            _barrier(flags, part, n_parts, nb)
+        for m in range(M):
+            for q in range(n_parts):
+                for c in range(min(Sp, S - q * Sp)):
+                    act1[m, q * Sp + c] = xch[buf, q, m, c]
+            y2[m, :] = o2b[part]
+        _matmul_acc(y2, act1, o2[part], M)
+        buf = nb % 2
+        xch[buf, part, :M, :Ap] = y2
+        if n_parts > 1:
+            nb += 1
+            _barrier(flags, part, n_parts, nb)
+        for m in range(M):
+            for q in range(n_parts):
+                for c in range(min(Ap, A - q * Ap)):
+                    lg[m, q * Ap + c] = xch[buf, q, m, c]
+        if teacher:
+            if part == 0:
+                for m in range(M):
+                    logits_out[rows[m], :, t] = lg[m]
+            continue
+        for i in range(n_sampled):
+            if guided:
+                _lerp(lg[i + n_sampled], lg[i], guidance, mixed)
+            else:
+                mixed[:] = lg[i]
+            code = sample_code(mixed, uniforms[rows[i], t], temperature, top_p, probs, order, bits)
+            if part == 0:
+                codes_out[rows[i], t] = code
+            cur[i] = code
+            if guided:
+                cur[i + n_sampled] = code

@@ -1,0 +1,119 @@
+"""The ``triton`` engine: the generation loop as one Triton kernel launch per chunk.
+
+Registered only when it can run: a CUDA device, or ``TRITON_INTERPRET=1`` (Triton's CPU
+interpreter, which must be set before this module is imported; the tests use it on tiny
+shapes). See :mod:`wavegen.engine.triton_kernels` for the kernel and docs/engines.md for the
+design and its speed model.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from wavegen.errors import WavegenError
+from wavegen.models.weights import WaveNetWeights
+
+
+def triton_usable() -> bool:
+    """True if Triton is installed and has a GPU or its interpreter to run on."""
+    if not (torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1"):
+        return False
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _pow2(n: int) -> int:
+    """The block size of a dimension: a power of two, at least 16 (``tl.dot``'s minimum)."""
+    return max(16, 1 << max(0, (int(n) - 1).bit_length()))
+
+
+BLOCK_ROWS = 16  # batch rows per program
+
+
+class TritonEngine:
+    """Triton kernel engine. ``step`` for teacher forcing, ``run`` for sampling many steps."""
+
+    name = "triton"
+
+    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor) -> None:
+        """weights and cond (B, C) on the same device (CUDA, or CPU under the interpreter)."""
+        if cond.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+            raise WavegenError("the triton engine needs a CUDA device (or TRITON_INTERPRET=1); "
+                               f"got {cond.device}: use --engine cpu or cached")
+        w = weights.to(cond.device, torch.float32)
+        self.w = weights
+        L, R, H = w.n_layers, w.residual_channels, w.gate_channels // 2
+        dev = cond.device
+        with torch.no_grad():
+            self.wd = w.dil_weight.transpose(1, 2).contiguous()  # (L, 2R, G)
+            self.gb = torch.stack([w.dil_bias[i] + cond.float() @ w.cond_weight[i].T
+                                   for i in range(L)], 1).contiguous()  # (B, L, G)
+            self.ws = w.skip_weight.transpose(1, 2).contiguous()  # (L, H, S)
+            zero_r = w.res_weight.new_zeros(1, R, H)
+            self.wr = torch.cat([w.res_weight, zero_r]).transpose(1, 2).contiguous()  # (L, H, R)
+            self.rb = torch.cat([w.res_bias, w.res_bias.new_zeros(1, R)]).contiguous()  # (L, R)
+            self.sb = w.skip_bias.sum(0).contiguous()  # (S,)
+            self.o1, self.o2 = w.out1_weight.T.contiguous(), w.out2_weight.T.contiguous()
+        self.o1b, self.o2b, self.embed = w.out1_bias, w.out2_bias, w.embed.contiguous()
+        self.dil = torch.tensor(w.dilations, dtype=torch.int64, device=dev)
+        self.qoff = torch.cumsum(self.dil, 0) - self.dil
+        self.QS = int(sum(w.dilations))
+        self.B = cond.shape[0]
+        self.queue = torch.zeros(self.B, self.QS, R, device=dev)  # ring buffers
+        self.dims = (L, R, H, w.skip_channels, w.n_classes, self.QS)
+        self.blocks = {"BM": BLOCK_ROWS, "BR": _pow2(R), "BH": _pow2(H),
+                       "BS": _pow2(w.skip_channels), "BA": _pow2(w.n_classes)}
+        self.t = 0
+
+    def _launch(self, rows: int, inputs, logits_out, uniforms, codes_out, n: int,
+                temperature: float, top_p: float, guidance: float, teacher: bool,
+                guided: bool) -> None:
+        import triton
+
+        from wavegen.engine.triton_kernels import wavenet_steps
+
+        wavenet_steps[(triton.cdiv(rows, BLOCK_ROWS),)](
+            self.embed, self.wd, self.gb, self.ws, self.wr, self.rb, self.sb, self.o1, self.o1b,
+            self.o2, self.o2b, self.dil, self.qoff, self.queue, inputs, logits_out, uniforms,
+            codes_out, self.t, n, rows, temperature, top_p, guidance, *self.dims,
+            TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0, **self.blocks)
+        self.t += n
+
+    def step(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""
+        dev = self.queue.device
+        inputs = codes.reshape(self.B, 1).to(dev, torch.int64).contiguous()
+        logits = torch.empty(self.B, self.w.n_classes, 1, device=dev)
+        dummy = torch.zeros(1, device=dev)
+        self._launch(self.B, inputs, logits, dummy, dummy.long(), 1, 1.0, 1.0, 1.0, True, False)
+        return logits[:, :, 0]
+
+    def feed(self, codes: torch.Tensor, chunk: int = 4096) -> None:
+        """Teacher-force codes (B, T) through the caches (a primer), discarding the logits."""
+        dev = self.queue.device
+        dummy = torch.zeros(1, device=dev)
+        for start in range(0, codes.shape[1], chunk):
+            part = codes[:, start:start + chunk].to(dev, torch.int64).contiguous()
+            logits = torch.empty(self.B, self.w.n_classes, part.shape[1], device=dev)
+            self._launch(self.B, part, logits, dummy, dummy.long(), part.shape[1], 1.0, 1.0,
+                         1.0, True, False)
+
+    def run(self, prev: torch.Tensor, uniforms: torch.Tensor, temperature: float = 1.0,
+            top_p: float = 1.0, guidance: float = 1.0) -> torch.Tensor:
+        """prev (Bs,) long, uniforms (Bs, n) -> codes (Bs, n); see ``CpuEngine.run``."""
+        guided = guidance != 1.0
+        Bs, n = uniforms.shape
+        if Bs * (2 if guided else 1) != self.B:
+            raise WavegenError(f"engine holds {self.B} rows; cannot sample {Bs} rows "
+                               f"{'with' if guided else 'without'} guidance")
+        dev = self.queue.device
+        inputs = prev.reshape(Bs, 1).to(dev, torch.int64).contiguous()
+        codes = torch.empty(Bs, n, dtype=torch.int64, device=dev)
+        self._launch(Bs, inputs, torch.zeros(1, device=dev), uniforms.to(dev).float().contiguous(),
+                     codes, n, float(temperature), float(top_p), float(guidance), False, guided)
+        return codes
