@@ -68,7 +68,9 @@ def test_sigterm_checkpoints_and_resume_matches_uninterrupted(dump_root, tmp_pat
     proc = subprocess.Popen([str(BIN / "wavegen"), "train", *args, "--exp-dir",
                              str(tmp_path / "cut")], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            # the same thread count as the in-process runs below, so
+                            # that float reductions happen in the same order
+                            env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
     log_csv = tmp_path / "cut" / "train_log.csv"
     deadline = time.time() + 120
     while time.time() < deadline and (not log_csv.exists()

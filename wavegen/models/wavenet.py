@@ -15,7 +15,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from wavegen.models.fused import fused_forward
 from wavegen.models.weights import WaveNetWeights
+
+IMPLS = ("fused", "reference")
 
 
 @dataclass
@@ -30,6 +33,15 @@ class WaveNetConfig:
         n_layers: number of residual layers.
         dilation_cycle: dilations run 1, 2, 4, ... 2**(cycle-1), then repeat.
         n_cond: size of the global conditioning vector (set from the vocabulary).
+        impl: how the forward pass is computed, with the same parameters and results:
+            ``fused`` (time-major GEMMs, recomputing backward; see ``fused.py``) or
+            ``reference`` (one ``nn.Conv1d`` per layer, the plain definition). Under autocast
+            the reference path runs.
+        recompute_gate: on the fused path, keep only each layer's input for backward and
+            recompute its gate there (one extra GEMM per layer) instead of storing the gate's
+            (T, B, G) activations.
+        checkpoint_activations: on the fused path, keep only the input of each cycle of
+            dilations for backward and recompute the cycle's forward (least memory).
     """
 
     n_classes: int = 256
@@ -39,6 +51,9 @@ class WaveNetConfig:
     n_layers: int = 16
     dilation_cycle: int = 8
     n_cond: int = 10
+    impl: str = "fused"
+    recompute_gate: bool = True
+    checkpoint_activations: bool = False
 
     def __post_init__(self) -> None:
         for name in ("n_classes", "residual_channels", "gate_channels", "skip_channels",
@@ -47,6 +62,9 @@ class WaveNetConfig:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.gate_channels % 2:
             raise ValueError(f"model.gate_channels must be even, got {self.gate_channels}")
+        if self.impl not in IMPLS:
+            raise ValueError(f"model.impl must be one of {', '.join(IMPLS)}, "
+                             f"got {self.impl!r}")
 
     @property
     def dilations(self) -> list[int]:
@@ -100,6 +118,8 @@ class WaveNet(nn.Module):
 
     def forward(self, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """codes: (B, T) long, cond: (B, C) float -> logits (B, A, T) for the next sample."""
+        if self.cfg.impl == "fused" and not torch.is_autocast_enabled(codes.device.type):
+            return fused_forward(self, codes, cond)
         x = self.embed(codes).transpose(1, 2)  # (B, R, T)
         skips = torch.zeros(
             x.shape[0], self.cfg.skip_channels, x.shape[2], dtype=x.dtype, device=x.device
@@ -107,6 +127,10 @@ class WaveNet(nn.Module):
         for layer in self.layers:
             x, s = layer(x, cond)
             skips = skips + s
+        return self.head(skips)
+
+    def head(self, skips: torch.Tensor) -> torch.Tensor:
+        """Output head: the sum of all skips (B, S, T) -> logits (B, A, T)."""
         h = F.relu(self.out1(F.relu(skips)))  # (B, S, T)
         return self.out2(h)  # (B, A, T)
 

@@ -1,0 +1,168 @@
+"""The fused training path against the reference layers: outputs, gradients, state dicts."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from wavegen.models.io import load_model, model_payload, save_model
+from wavegen.models.wavenet import WaveNet, WaveNetConfig
+
+# Odd, distinct sizes; dilations 1, 2, 4, 1, 2 (receptive field 11) or 1, 2, 1 with R = 1 ...
+CONFIGS = {
+    "tiny": WaveNetConfig(n_classes=16, residual_channels=4, gate_channels=6, skip_channels=5,
+                          n_layers=5, dilation_cycle=3, n_cond=3),
+    "one-layer": WaveNetConfig(n_classes=7, residual_channels=3, gate_channels=2,
+                               skip_channels=4, n_layers=1, dilation_cycle=1, n_cond=2),
+    "wide": WaveNetConfig(n_classes=32, residual_channels=9, gate_channels=14, skip_channels=11,
+                          n_layers=7, dilation_cycle=4, n_cond=5),
+}
+# (batch, length): shorter than, equal to and longer than the receptive field.
+SHAPES = [(1, 1), (1, 6), (3, 11), (2, 29)]
+MODES = {
+    "store": {"recompute_gate": False},
+    "recompute": {"recompute_gate": True},
+    "checkpoint": {"checkpoint_activations": True},
+}
+
+
+def pair(cfg: WaveNetConfig, dtype: torch.dtype, **fused: object) -> tuple[WaveNet, WaveNet]:
+    """(fused model, reference model) with the same fresh random weights."""
+    torch.manual_seed(0)
+    ref = WaveNet(dataclasses.replace(cfg, impl="reference")).to(dtype)
+    with torch.no_grad():  # non-zero biases everywhere, so a dropped bias shows
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    fast = WaveNet(dataclasses.replace(cfg, impl="fused", **fused)).to(dtype)
+    fast.load_state_dict(ref.state_dict())
+    return fast, ref
+
+
+def run(model: WaveNet, codes: torch.Tensor, cond: torch.Tensor,
+        weight: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Logits and the gradients of a weighted sum of them w.r.t. parameters and ``cond``."""
+    model.zero_grad(set_to_none=True)
+    cond = cond.clone().requires_grad_(True)
+    logits = model(codes, cond)  # (B, A, T)
+    (logits * weight).sum().backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    grads["cond"] = cond.grad
+    return logits.detach(), grads
+
+
+def inputs(cfg: WaveNetConfig, batch: int, length: int,
+           dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(batch * 100 + length)
+    codes = torch.randint(0, cfg.n_classes, (batch, length), generator=gen)
+    cond = torch.rand(batch, cfg.n_cond, generator=gen, dtype=dtype)
+    weight = torch.randn(batch, cfg.n_classes, length, generator=gen, dtype=dtype)
+    return codes, cond, weight
+
+
+def assert_grads_close(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
+                       rel: float) -> None:
+    assert got.keys() == expected.keys()
+    for name, want in expected.items():
+        assert got[name] is not None, f"no gradient for {name}"
+        scale = want.abs().max().item() + 1e-30
+        err = (got[name] - want).abs().max().item()
+        assert err <= rel * scale, f"{name}: max error {err:.3g} vs scale {scale:.3g}"
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_fused_matches_reference_fp32(name: str, mode: str) -> None:
+    cfg = CONFIGS[name]
+    fast, ref = pair(cfg, torch.float32, **MODES[mode])
+    for batch, length in SHAPES:
+        codes, cond, weight = inputs(cfg, batch, length, torch.float32)
+        got, got_grads = run(fast, codes, cond, weight)
+        want, want_grads = run(ref, codes, cond, weight)
+        assert got.shape == want.shape == (batch, cfg.n_classes, length)
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+        assert_grads_close(got_grads, want_grads, rel=1e-4)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_fused_matches_reference_fp64_tightly(mode: str) -> None:
+    cfg = CONFIGS["wide"]
+    fast, ref = pair(cfg, torch.float64, **MODES[mode])
+    codes, cond, weight = inputs(cfg, 2, 40, torch.float64)
+    got, got_grads = run(fast, codes, cond, weight)
+    want, want_grads = run(ref, codes, cond, weight)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    assert_grads_close(got_grads, want_grads, rel=1e-12)
+
+
+def test_checkpointing_does_not_change_results() -> None:
+    cfg = CONFIGS["tiny"]
+    plain, _ = pair(cfg, torch.float32)
+    ckpt, _ = pair(cfg, torch.float32, checkpoint_activations=True)
+    codes, cond, weight = inputs(cfg, 2, 23, torch.float32)
+    got, got_grads = run(ckpt, codes, cond, weight)
+    want, want_grads = run(plain, codes, cond, weight)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    assert_grads_close(got_grads, want_grads, rel=1e-5)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_gradients_accumulate_over_backward_passes(mode: str) -> None:
+    """Two half batches accumulated into ``.grad`` equal the reference's (as in training with
+    gradient accumulation): the first pass's ``.grad`` tensors must not share storage."""
+    cfg = CONFIGS["tiny"]
+    fast, ref = pair(cfg, torch.float32, **MODES[mode])
+    codes, cond, weight = inputs(cfg, 4, 15, torch.float32)
+    grads = []
+    for model in (fast, ref):
+        model.zero_grad(set_to_none=True)
+        for rows in (slice(0, 2), slice(2, 4)):
+            (model(codes[rows], cond[rows]) * weight[rows]).sum().backward()
+        grads.append({name: p.grad for name, p in model.named_parameters()})
+    assert_grads_close(grads[0], grads[1], rel=1e-4)
+
+
+def test_inference_without_grad_and_under_autocast() -> None:
+    cfg = CONFIGS["tiny"]
+    fast, ref = pair(cfg, torch.float32)
+    codes, cond, _ = inputs(cfg, 2, 17, torch.float32)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(codes, cond), ref(codes, cond), rtol=0, atol=1e-5)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # runs the reference path
+            torch.testing.assert_close(fast(codes, cond), ref(codes, cond), rtol=0, atol=0)
+
+
+def test_state_dicts_are_interchangeable() -> None:
+    cfg = CONFIGS["tiny"]
+    fast = WaveNet(cfg)
+    ref = WaveNet(dataclasses.replace(cfg, impl="reference"))
+    assert cfg.impl == "fused"  # the default
+    fast_sd, ref_sd = fast.state_dict(), ref.state_dict()
+    assert list(fast_sd) == list(ref_sd)
+    assert all(fast_sd[k].shape == ref_sd[k].shape for k in fast_sd)
+    fast.load_state_dict(ref_sd)
+    ref.load_state_dict(fast_sd)
+
+
+def test_model_files_with_and_without_the_new_fields_load(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CONFIGS["tiny"], impl="reference", checkpoint_activations=True)
+    model = WaveNet(cfg)
+    save_model(tmp_path / "new.pt", model, 8000, ["a", "b", "c"])
+    loaded, info = load_model(tmp_path / "new.pt")
+    assert info.config == cfg
+    payload = model_payload(model, 8000, ["a", "b", "c"], "utt2genre")
+    for key in ("impl", "recompute_gate", "checkpoint_activations"):
+        del payload["model_config"][key]  # a file written before these fields existed
+    torch.save(payload, tmp_path / "old.pt")
+    old, old_info = load_model(tmp_path / "old.pt")
+    assert old_info.config.impl == "fused"
+    codes, cond, _ = inputs(cfg, 1, 12, torch.float32)
+    with torch.no_grad():
+        torch.testing.assert_close(old(codes, cond), loaded(codes, cond), rtol=0, atol=1e-5)
+
+
+def test_config_rejects_unknown_conv_impl() -> None:
+    with pytest.raises(ValueError, match="model.impl must be one of fused, reference"):
+        WaveNetConfig(impl="cuda")

@@ -1,0 +1,193 @@
+"""The fused training path of the WaveNet residual stack (``impl: fused``).
+
+It computes exactly what the reference layers in ``wavenet.py`` compute, with the same
+parameters, but arranged so that the hot path is a handful of large GEMMs and few temporaries:
+
+* **Time-major layout.** Activations are (T, B, C). A left-padded signal ``xp`` (d + T, B, R)
+  then gives both kernel taps as contiguous (T * B, R) views, ``xp[:T]`` (sees x[t - d]) and
+  ``xp[d:]`` (sees x[t]): no per-layer ``F.pad`` copy, no im2col, and every product is a plain
+  2-D matrix multiply. Each layer writes its residual output straight into a buffer that already
+  carries the next layer's zero padding.
+* **One autograd node per layer.** ``_ResidualLayerFn`` does taps + conditioning bias + gate +
+  residual and skip 1x1s in forward and writes its own backward. It saves the layer input
+  ``xp`` (the previous layer's output: no copy) and, unless ``recompute_gate``, the gate's
+  sigmoid (N, G); with ``recompute_gate`` backward redoes the two tap GEMMs instead. Stored
+  activations per time step and layer: R + 3H in the reference (padded input, tanh, sigmoid,
+  h), R + G here, or R with ``recompute_gate``.
+* **One transcendental.** ``tanh(a) = 2 sigmoid(2 a) - 1`` with the factor 2 folded into the
+  tap weights, so one sigmoid over the whole (N, G) pre-activation serves both gate halves (a
+  sigmoid is several times cheaper than a tanh on CPU).
+* **Skip sum by accumulation.** The first layer starts the skip sum from the sum of all skip
+  biases, the others accumulate their skip 1x1 into it in place (``addmm_``); the skip
+  gradient, the same for every layer, is passed through unchanged.
+* **Optional activation checkpointing** per cycle of dilations keeps only each cycle's input.
+
+Shapes: B batch, T time, N = T * B rows, R residual, G = 2 H gate, S skip, C conditioning.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+if TYPE_CHECKING:
+    from wavegen.models.wavenet import ResidualLayer, WaveNet
+
+
+class _ResidualLayerFn(torch.autograd.Function):
+    """One residual layer on time-major, left-padded activations.
+
+    The tanh half of the gate is computed as ``tanh(a) = 2 sigmoid(2 a) - 1`` (a sigmoid is
+    several times cheaper than a tanh on CPU): the caller doubles the tanh half of the tap
+    weights and of the bias, so ``z`` below holds ``(2 a, b)`` and one sigmoid serves both
+    halves. Backward either uses the saved sigmoid ``s`` (N, G) or, with ``recompute``, redoes
+    the two tap GEMMs from the saved input instead.
+
+    Forward inputs:
+        xp: (d + T, B, R) layer input, rows [:d] are the causal zero padding.
+        skip: (N, S) running skip sum, updated in place; or (S,) skip bias to start a new sum.
+        cb: (B, G) conditioning projection plus the dilated conv's bias (tanh half doubled).
+        w_past, w_now: (G, R) kernel taps applied to x[t - d] and x[t] (tanh half doubled).
+        w_res: (R, H) residual 1x1, or None for the last layer; b_res: (R,) or None.
+        w_skip: (S, H) skip 1x1 (its bias is in the ``skip`` that starts the sum).
+        dilation: d.
+        pad_out: zero rows to put in front of the residual output (the next dilation).
+        recompute: save only ``xp`` and recompute the gate in backward.
+
+    Forward outputs:
+        (pad_out + T, B, R) residual output (None for the last layer), (N, S) skip sum.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, xp: torch.Tensor, skip: torch.Tensor, cb: torch.Tensor,
+                w_past: torch.Tensor, w_now: torch.Tensor, w_res: torch.Tensor | None,
+                b_res: torch.Tensor | None, w_skip: torch.Tensor, dilation: int,
+                pad_out: int, recompute: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+        T, B, R = xp.shape[0] - dilation, xp.shape[1], xp.shape[2]
+        s = _gate_input(xp, cb, w_past, w_now, dilation).sigmoid_()  # (N, G)
+        h = _gate_output(s)  # (N, H)
+        ctx.starts_skip = skip.dim() == 1
+        if ctx.starts_skip:
+            skip = torch.addmm(skip, h, w_skip.t())  # (N, S)
+        else:
+            skip.addmm_(h, w_skip.t())  # (N, S), in place: the sum is not saved anywhere
+            ctx.mark_dirty(skip)
+        out = None
+        if w_res is not None:
+            out = xp.new_empty(pad_out + T, B, R)  # (pad_out + T, B, R)
+            out[:pad_out].zero_()
+            y = out[pad_out:].view(T * B, R)  # (N, R)
+            torch.addmm(xp[dilation:].reshape(T * B, R), h, w_res.t(), out=y)
+            y.add_(b_res)
+        ctx.save_for_backward(xp, cb, w_past, w_now, w_res, w_skip, None if recompute else s)
+        ctx.dilation, ctx.pad_out = dilation, pad_out
+        return out, skip
+
+    @staticmethod
+    def backward(ctx: Any, g_out: torch.Tensor | None,
+                 g_skip: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        xp, cb, w_past, w_now, w_res, w_skip, s = ctx.saved_tensors
+        d, pad_out = ctx.dilation, ctx.pad_out
+        T, B, R = xp.shape[0] - d, xp.shape[1], xp.shape[2]
+        N, H = T * B, w_skip.shape[1]
+        g_skip = g_skip.contiguous()  # (N, S)
+        if s is None:
+            s = _gate_input(xp, cb, w_past, w_now, d).sigmoid_()  # (N, G)
+        s_a, s_b = s[:, :H], s[:, H:]  # (N, H) each
+        tanh_a = torch.mul(s_a, 2).sub_(1)  # (N, H)
+        h = tanh_a * s_b  # (N, H)
+
+        g_h = g_skip @ w_skip  # (N, H)
+        g_w_skip = g_skip.t() @ h  # (S, H)
+        g_w_res = g_b_res = g_res = None
+        if w_res is not None:
+            g_res = g_out[pad_out:].reshape(N, R)  # (N, R)
+            g_h.addmm_(g_res, w_res)
+            g_w_res = g_res.t() @ h  # (R, H)
+            g_b_res = g_res.sum(0)  # (R,)
+
+        # d h / d(2a) = s_b * 2 s_a (1 - s_a);  d h / d b = tanh_a * s_b (1 - s_b).
+        g_z = torch.empty_like(s)  # (N, G)
+        torch.mul(torch.mul(g_h, s_b).mul_(2), torch.addcmul(s_a, s_a, s_a, value=-1),
+                  out=g_z[:, :H])
+        torch.mul(g_h.mul_(h), 1 - s_b, out=g_z[:, H:])
+        del tanh_a, h, g_h
+
+        g_xp = xp.new_empty(xp.shape)  # (d + T, B, R)
+        g_now = g_xp[d:].view(N, R)
+        if g_res is not None:
+            torch.addmm(g_res, g_z, w_now, out=g_now)
+        else:
+            torch.mm(g_z, w_now, out=g_now)
+        g_xp[:d].zero_()
+        g_xp[:T].view(N, R).addmm_(g_z, w_past)
+        g_w_past = g_z.t() @ xp[:T].reshape(N, R)  # (G, R)
+        g_w_now = g_z.t() @ xp[d:].reshape(N, R)  # (G, R)
+        g_cb = g_z.view(T, B, -1).sum(0)  # (B, G)
+        g_skip_in = g_skip.sum(0) if ctx.starts_skip else g_skip
+        return (g_xp, g_skip_in, g_cb, g_w_past, g_w_now, g_w_res, g_b_res, g_w_skip,
+                None, None, None)
+
+
+def _gate_input(xp: torch.Tensor, cb: torch.Tensor, w_past: torch.Tensor, w_now: torch.Tensor,
+                d: int) -> torch.Tensor:
+    """Dilated conv + conditioning: xp (d + T, B, R), cb (B, G) -> z (N, G)."""
+    T, B, R = xp.shape[0] - d, xp.shape[1], xp.shape[2]
+    z = xp[d:].reshape(T * B, R) @ w_now.t()  # (N, G)
+    z.addmm_(xp[:T].reshape(T * B, R), w_past.t())
+    z.view(T, B, -1).add_(cb)
+    return z
+
+
+def _gate_output(s: torch.Tensor) -> torch.Tensor:
+    """h = (2 s_a - 1) * s_b = tanh(a) * sigmoid(b): s (N, G) -> h (N, H)."""
+    H = s.shape[1] // 2
+    return torch.mul(s[:, :H], 2).sub_(1).mul_(s[:, H:])
+
+
+def _layer(layer: ResidualLayer, x: torch.Tensor, skip: torch.Tensor, cond: torch.Tensor,
+           pad_out: int, recompute: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Apply one reference layer's parameters with the fused function (shapes as above)."""
+    w = layer.dilated.weight  # (G, R, 2): tap 0 sees x[t - d], tap 1 sees x[t]
+    H = w.shape[0] // 2
+    gain = torch.cat([w.new_full((H,), 2.0), w.new_ones(H)])  # (G,): tanh(a) via sigmoid(2a)
+    cb = (layer.cond(cond) + layer.dilated.bias) * gain  # (B, G)
+    res = layer.residual
+    return _ResidualLayerFn.apply(
+        x, skip, cb, w[:, :, 0] * gain[:, None], w[:, :, 1] * gain[:, None],
+        None if res is None else res.weight[:, :, 0], None if res is None else res.bias,
+        layer.skip.weight[:, :, 0], layer.dilation, pad_out, recompute)
+
+
+def _block(layers: list[ResidualLayer], pads: list[int], x: torch.Tensor, cond: torch.Tensor,
+           recompute: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Layers in sequence: x (d0 + T, B, R) -> (next input or None, (N, S) their skip sum)."""
+    # A plain sum: the gradient of stack(...).sum(0) reaches each bias as a view of one shared
+    # buffer, and accumulating a second backward into such .grad tensors adds up L times.
+    skip = sum((layer.skip.bias for layer in layers[1:]), layers[0].skip.bias)  # (S,)
+    for layer, pad in zip(layers, pads, strict=True):
+        x, skip = _layer(layer, x, skip, cond, pad, recompute)
+    return x, skip
+
+
+def fused_forward(model: WaveNet, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """The model's forward on the fused path: codes (B, T) long, cond (B, C) -> (B, A, T)."""
+    cfg, layers = model.cfg, list(model.layers)
+    B, T = codes.shape
+    dil = cfg.dilations
+    x = model.embed(codes.t())  # (T, B, R)
+    x = F.pad(x, (0, 0, 0, 0, dil[0], 0))  # (d0 + T, B, R)
+    pads = dil[1:] + [0]
+    step = cfg.dilation_cycle if cfg.checkpoint_activations else len(layers)
+    skip = None
+    for i in range(0, len(layers), step):
+        args = (layers[i:i + step], pads[i:i + step], x, cond, cfg.recompute_gate)
+        if cfg.checkpoint_activations and torch.is_grad_enabled():
+            x, part = checkpoint(_block, *args, use_reentrant=False)
+        else:
+            x, part = _block(*args)
+        skip = part if skip is None else skip + part  # (N, S)
+    return model.head(skip.view(T, B, -1).permute(1, 2, 0).contiguous())  # (B, A, T)
