@@ -235,6 +235,9 @@ class ListenServer(ThreadingHTTPServer):
     """A threaded HTTP server bound to one test."""
 
     daemon_threads = True
+    # The listen backlog. socketserver's default of 5 overflows when a class of listeners
+    # submits at once on a busy machine, and the kernel then resets the extra connections.
+    request_queue_size = 128
 
     def __init__(self, test_dir: str | os.PathLike[str], host: str, port: int) -> None:
         self.app = ListenApp(test_dir)
