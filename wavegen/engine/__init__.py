@@ -14,6 +14,7 @@ import torch
 
 from wavegen.audio import silence_code
 from wavegen.engine.cached import CachedEngine
+from wavegen.engine.graph import GraphEngine
 from wavegen.engine.reference import ReferenceEngine, forward_weights
 from wavegen.engine.sampling import check_sampling, sample_from_logits
 from wavegen.errors import WavegenError
@@ -23,6 +24,7 @@ from wavegen.models.weights import WaveNetWeights
 ENGINES: dict[str, Callable[[WaveNetWeights, torch.Tensor], object]] = {
     "reference": ReferenceEngine,
     "cached": CachedEngine,
+    "graph": GraphEngine,
 }
 try:  # the fused CPU loop needs numba
     from wavegen.engine.cpu import CpuEngine
@@ -39,11 +41,27 @@ except ImportError:  # Triton is optional (the gpu extra)
     pass
 
 
-def resolve_engine(name: str, device: str | torch.device = "cpu") -> str:
-    """Map ``auto`` to the fastest correct engine for the device; reject unknown names."""
+# Per-layer fp32 weight bytes above which a GPU generates faster with one grid-wide kernel per
+# product (the ``graph`` engine) than with the ``triton`` kernel, whose tiles each stream the
+# weights through one SM per step (see docs/engines.md, "Choosing a GPU engine").
+LARGE_LAYER_BYTES = 2 << 20
+
+
+def layer_bytes(w: WaveNetWeights) -> int:
+    """fp32 bytes of one residual layer's weights: gate (2R x G), skip (H x S), residual (H x R)."""
+    R, G, S = w.residual_channels, w.gate_channels, w.skip_channels
+    return 4 * (2 * R * G + G // 2 * (S + R))
+
+
+def resolve_engine(name: str, device: str | torch.device = "cpu",
+                   weights: WaveNetWeights | None = None) -> str:
+    """Map ``auto`` to the fastest correct engine for the device (and, on CUDA, the model's
+    size); reject unknown names."""
     if name == "auto":
         if torch.device(device).type == "cuda":
-            return "triton" if "triton" in ENGINES else "cached"
+            if weights is not None and layer_bytes(weights) > LARGE_LAYER_BYTES:
+                return "graph"
+            return "triton" if "triton" in ENGINES else "graph"
         return "cpu" if "cpu" in ENGINES else "cached"
     if name not in ENGINES:
         raise WavegenError(f"unknown engine '{name}'; known: auto, {', '.join(ENGINES)}")
@@ -68,7 +86,7 @@ def build_engine(
 ):
     """Instantiate an engine with fresh (silent) state for a conditioning batch (B, C)."""
     w, cond = _prepare(model_or_weights, cond, device)
-    return ENGINES[resolve_engine(engine, device)](w, cond)
+    return ENGINES[resolve_engine(engine, device, w)](w, cond)
 
 
 def stream(

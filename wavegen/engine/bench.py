@@ -114,13 +114,16 @@ def time_engine(w: WaveNetWeights, engine: str, batch: int, n: int, repeats: int
     return statistics.median(times)
 
 
+GPU_ENGINES = ("triton", "graph")  # measured here only when named: built for CUDA
+
+
 def run_bench(config: str = "BENCH", engines: list[str] | None = None,
               batches: tuple[int, ...] = (1, 16), samples: int = 32000, repeats: int = 5,
               json_path: str | None = None) -> dict:
     """Measure every engine x batch; print a table; optionally write JSON. Returns the dict."""
     w, rate, label = load_config(config)
     names = [e if e in REDUCED else resolve_engine(e)
-             for e in (engines or [e for e in ENGINES if e != "triton"])]
+             for e in (engines or [e for e in ENGINES if e not in GPU_ENGINES])]
     peak = matmul_peak_flops()
     flops = flops_per_sample(w)
     rows = []

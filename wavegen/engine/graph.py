@@ -1,0 +1,150 @@
+"""The ``graph`` engine: the cached step as device-side torch ops, replayed as a CUDA graph.
+
+For models too large for the ``triton`` engine's one-tile-per-program kernel (its weights
+would stream through one SM per step), the best a GPU can do per sample is one grid-wide
+kernel per product (cuBLAS spreads each layer over all SMs). Launched from Python that costs
+~25 launches per layer and sample, each 5-10 us of launch overhead, more than the math of a
+medium model. A CUDA graph removes it: ``graph_steps`` whole steps, sampling included, are
+captured once per (temperature, top-p, guidance) and replayed per block, so the CPU only
+copies the block's uniforms in and its codes out.
+
+Capture needs every step to be the same kernels on the same buffers, so nothing here depends
+on a Python-side time index: each layer's ring buffer (d, B, R) is addressed by a device
+tensor ``pos`` (``index_select``/``index_copy_`` at ``pos % d``), advanced in place; the
+uniforms, the previous codes and the emitted codes live in static buffers. The same code runs
+eagerly on any device (no capture off CUDA), which is how it is tested without a GPU.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from wavegen.engine.sampling import sample_from_logits
+from wavegen.errors import WavegenError
+from wavegen.models.weights import WaveNetWeights
+
+GRAPH_STEPS = 128  # samples per captured graph (per replay)
+
+
+class GraphEngine:
+    """Device-resident cached generation; CUDA-graph replay on CUDA, eager elsewhere."""
+
+    name = "graph"
+
+    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor,
+                 graph_steps: int = GRAPH_STEPS, use_graph: bool | None = None) -> None:
+        """weights on cond's device; cond (B, C) float. ``use_graph`` defaults to CUDA."""
+        w = weights
+        self.w = w
+        dev = cond.device
+        self.B, R, self.H = cond.shape[0], w.residual_channels, w.gate_channels // 2
+        self.use_graph = dev.type == "cuda" if use_graph is None else use_graph
+        if self.use_graph and dev.type != "cuda":
+            raise WavegenError("CUDA graphs need a CUDA device; use use_graph=False")
+        self.graph_steps = int(graph_steps)
+        self.dil_wt = [w.dil_weight[i].T.contiguous() for i in range(w.n_layers)]  # (2R, G)
+        self.gate_bias = [w.dil_bias[i] + cond @ w.cond_weight[i].T
+                          for i in range(w.n_layers)]  # (B, G): conditioning projected once
+        self.res_wt = [w.res_weight[i].T.contiguous() for i in range(w.n_layers - 1)]  # (H, R)
+        self.skip_wt = [w.skip_weight[i].T.contiguous() for i in range(w.n_layers)]  # (H, S)
+        self.skip_bias = w.skip_bias.sum(0)  # (S,)
+        self.out1_wt, self.out2_wt = w.out1_weight.T.contiguous(), w.out2_weight.T.contiguous()
+        self.queues = [cond.new_zeros(d, self.B, R) for d in w.dilations]  # (d, B, R) each
+        self.dils = [torch.tensor(d, dtype=torch.long, device=dev) for d in w.dilations]
+        self.pos = torch.zeros(1, dtype=torch.long, device=dev)  # the time index, on device
+        self._graphs: dict[tuple, tuple] = {}
+
+    def _logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """One step on device state: codes (B,) long -> logits (B, A); advances ``pos``."""
+        w, H = self.w, self.H
+        x = w.embed[codes]  # (B, R)
+        skips = self.skip_bias.expand(x.shape[0], -1)  # (B, S)
+        for i in range(w.n_layers):
+            slot = torch.remainder(self.pos, self.dils[i])  # (1,) long
+            past = self.queues[i].index_select(0, slot)[0]  # (B, R): this layer's x[t - d]
+            self.queues[i].index_copy_(0, slot, x.unsqueeze(0))
+            z = torch.addmm(self.gate_bias[i], torch.cat([past, x], dim=1), self.dil_wt[i])
+            h = torch.tanh(z[:, :H]) * torch.sigmoid(z[:, H:])  # (B, H)
+            skips = torch.addmm(skips, h, self.skip_wt[i])  # (B, S)
+            if i < w.n_layers - 1:
+                x = x + torch.addmm(w.res_bias[i], h, self.res_wt[i])  # (B, R)
+        self.pos.add_(1)
+        h = torch.relu(torch.addmm(w.out1_bias, torch.relu(skips), self.out1_wt))  # (B, S)
+        return torch.addmm(w.out2_bias, h, self.out2_wt)  # (B, A)
+
+    def step(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""
+        return self._logits(codes.to(self.pos.device))
+
+    def feed(self, codes: torch.Tensor) -> None:
+        """Teacher-force codes (B, T) through the caches (a primer), discarding the logits."""
+        codes = codes.to(self.pos.device)
+        for t in range(codes.shape[1]):
+            self._logits(codes[:, t])
+
+    def _sample(self, prev: torch.Tensor, uniforms: torch.Tensor, codes_out: torch.Tensor,
+                temperature: float, top_p: float, guidance: float) -> torch.Tensor:
+        """uniforms (Bs, k) -> codes_out (Bs, k); returns the last codes (Bs,)."""
+        guided = guidance != 1.0
+        Bs = prev.shape[0]
+        for j in range(uniforms.shape[1]):
+            logits = self._logits(torch.cat([prev, prev]) if guided else prev)
+            if guided:  # rows Bs.. are the unconditional twins
+                logits = torch.lerp(logits[Bs:], logits[:Bs], guidance)
+            prev = sample_from_logits(logits, uniforms[:, j], temperature, top_p)
+            codes_out[:, j] = prev
+        return prev
+
+    def _graph(self, Bs: int, temperature: float, top_p: float, guidance: float) -> tuple:
+        """The captured block for these sampling settings: (graph, prev, uniforms, codes)."""
+        key = (temperature, top_p, guidance)
+        if key in self._graphs:
+            return self._graphs[key]
+        dev, k = self.pos.device, self.graph_steps
+        prev = torch.zeros(Bs, dtype=torch.long, device=dev)
+        u = torch.zeros(Bs, k, device=dev)
+        codes = torch.zeros(Bs, k, dtype=torch.long, device=dev)
+        # Warm up outside the graph (lazy cuBLAS and allocator set-up), then restore the state.
+        saved = [q.clone() for q in self.queues], self.pos.clone()
+        side = torch.cuda.Stream(dev)
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side):
+            self._sample(prev, u[:, :2], codes[:, :2], temperature, top_p, guidance)
+        torch.cuda.current_stream(dev).wait_stream(side)
+        for q, s in zip(self.queues, saved[0], strict=True):
+            q.copy_(s)
+        self.pos.copy_(saved[1])
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            last = self._sample(prev, u, codes, temperature, top_p, guidance)
+            prev.copy_(last)
+        self._graphs[key] = (graph, prev, u, codes)
+        return self._graphs[key]
+
+    def run(self, prev: torch.Tensor, uniforms: torch.Tensor, temperature: float = 1.0,
+            top_p: float = 1.0, guidance: float = 1.0) -> torch.Tensor:
+        """prev (Bs,) long, uniforms (Bs, n) -> codes (Bs, n): whole graph blocks replayed,
+        the remainder (and everything off CUDA) run eagerly with the same code."""
+        guided = guidance != 1.0
+        Bs, n = uniforms.shape
+        if Bs * (2 if guided else 1) != self.B:
+            raise WavegenError(f"engine holds {self.B} rows; cannot sample {Bs} rows "
+                               f"{'with' if guided else 'without'} guidance")
+        dev = self.pos.device
+        prev = prev.to(dev)
+        uniforms = uniforms.to(dev, torch.float32)
+        out = torch.empty(Bs, n, dtype=torch.long, device=dev)
+        start, k = 0, self.graph_steps
+        if self.use_graph:
+            graph, g_prev, g_u, g_codes = self._graph(Bs, temperature, top_p, guidance)
+            g_prev.copy_(prev)
+            while n - start >= k:
+                g_u.copy_(uniforms[:, start:start + k])
+                graph.replay()  # leaves the block's last codes in g_prev
+                out[:, start:start + k] = g_codes
+                start += k
+            prev = g_prev.clone()
+        if start < n:
+            self._sample(prev, uniforms[:, start:], out[:, start:], temperature, top_p,
+                         guidance)
+        return out
