@@ -12,12 +12,16 @@ import pytest
 pytest.importorskip("triton")
 
 SCRIPT = textwrap.dedent("""
+    import sys
     import torch
     from test_exactness import random_model
     from wavegen.engine import ENGINES, generate, teacher_forced_logits
+    from wavegen.engine.triton_engine import TritonEngine
     from wavegen.models import WaveNetConfig
 
     assert "triton" in ENGINES, sorted(ENGINES)
+    kernel = sys.argv[1]
+    ENGINES["triton"] = lambda w_, c_: TritonEngine(w_, c_, kernel=kernel)
     cfg = WaveNetConfig(n_layers=3, dilation_cycle=2, residual_channels=4, gate_channels=6,
                         skip_channels=8, n_cond=3, n_classes=16)
     model = random_model(cfg, 31)
@@ -28,6 +32,19 @@ SCRIPT = textwrap.dedent("""
         expected = model(codes, cond)
     err = (teacher_forced_logits(w, cond, codes, engine="triton") - expected).abs().max()
     assert err < 1e-4, f"max |logit error| {err}"
+    # A whole teacher chunk in one launch (the persistent kernel's programs pipeline).
+    eng = TritonEngine(w, cond, kernel=kernel)
+    logits = torch.empty(2, cfg.n_classes, codes.shape[1])
+    eng._launch(2, codes.contiguous(), logits, torch.zeros(1), torch.zeros(1).long(),
+                codes.shape[1], 1.0, 1.0, 1.0, True, False)
+    assert (logits - expected).abs().max() < 1e-4
+    # Both kernels share the ring buffers: switch half way and stay exact.
+    eng = TritonEngine(w, cond, kernel="tile")
+    half = codes.shape[1] // 2
+    got = [eng.step(codes[:, t]) for t in range(half)]
+    eng.kernel = kernel
+    got += [eng.step(codes[:, t]) for t in range(half, codes.shape[1])]
+    assert (torch.stack(got, 2) - expected).abs().max() < 1e-4
     N = 12
     u = torch.rand(2, N, generator=torch.Generator().manual_seed(4))
     for kw in ({}, {"temperature": 0.7, "top_p": 0.8}, {"guidance": 2.5}):
@@ -42,10 +59,12 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_triton_engine_is_exact_under_the_interpreter():
+
+@pytest.mark.parametrize("kernel", ["tile", "persistent"])
+def test_triton_engine_is_exact_under_the_interpreter(kernel):
     here = Path(__file__).parent
     env = dict(os.environ, TRITON_INTERPRET="1",
                PYTHONPATH=os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", SCRIPT], env=env,
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", SCRIPT, kernel], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]

@@ -1,9 +1,15 @@
 """The ``triton`` engine: the generation loop as one Triton kernel launch per chunk.
 
+Two kernels share the engine's ring buffers, so either can continue what the other started:
+
+- ``tile`` (:mod:`wavegen.engine.triton_kernels`): one program per 16 batch rows runs every
+  layer, streaming the weights from L2 once per step; scales with the batch over the SMs.
+- ``persistent`` (:mod:`wavegen.engine.triton_persistent`): one program per layer keeps its
+  weights on chip and hands activations to the next program; for small batches (latency).
+
 Registered only when it can run: a CUDA device, or ``TRITON_INTERPRET=1`` (Triton's CPU
 interpreter, which must be set before this module is imported; the tests use it on tiny
-shapes). See :mod:`wavegen.engine.triton_kernels` for the kernel and docs/engines.md for the
-design and its speed model.
+shapes). docs/engines.md has the design and its speed model.
 """
 
 from __future__ import annotations
@@ -32,7 +38,23 @@ def _pow2(n: int) -> int:
     return max(16, 1 << max(0, (int(n) - 1).bit_length()))
 
 
-BLOCK_ROWS = 16  # batch rows per program
+BLOCK_ROWS = 16  # batch rows per program of the tile kernel
+PERSISTENT_MAX_ROWS = 16  # engine rows up to which ``auto`` picks the persistent kernel
+PERSISTENT_LAYER_BYTES = 160 << 10  # a layer's fp32 weights that one SM can keep on chip
+
+
+def _interpreted() -> bool:
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def pick_kernel(weights: WaveNetWeights, rows: int, sm_count: int | None) -> str:
+    """``persistent`` when the rows fit one tile, a layer's weights fit one SM and every layer
+    gets its own SM (sm_count None: no limit, the interpreter); otherwise ``tile``."""
+    from wavegen.engine import layer_bytes
+
+    fits = (rows <= PERSISTENT_MAX_ROWS and layer_bytes(weights) <= PERSISTENT_LAYER_BYTES
+            and (sm_count is None or weights.n_layers + 1 <= sm_count))
+    return "persistent" if fits else "tile"
 
 
 class TritonEngine:
@@ -40,9 +62,10 @@ class TritonEngine:
 
     name = "triton"
 
-    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor) -> None:
-        """weights and cond (B, C) on the same device (CUDA, or CPU under the interpreter)."""
-        if cond.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor, kernel: str = "auto") -> None:
+        """weights and cond (B, C) on the same device (CUDA, or CPU under the interpreter);
+        kernel: ``auto``, ``tile`` or ``persistent``."""
+        if cond.device.type != "cuda" and not _interpreted():
             raise WavegenError("the triton engine needs a CUDA device (or TRITON_INTERPRET=1); "
                                f"got {cond.device}: use --engine cpu or cached")
         w = weights.to(cond.device, torch.float32)
@@ -69,6 +92,17 @@ class TritonEngine:
         self.blocks = {"BM": BLOCK_ROWS, "BR": _pow2(R), "BH": _pow2(H),
                        "BS": _pow2(w.skip_channels), "BA": _pow2(w.n_classes)}
         self.t = 0
+        sms = (torch.cuda.get_device_properties(dev).multi_processor_count
+               if dev.type == "cuda" else None)
+        if kernel == "auto":
+            kernel = pick_kernel(w, self.B, sms)
+        elif kernel == "persistent" and (self.B > 64 or (sms and w.n_layers + 1 > sms)):
+            raise WavegenError(f"the persistent kernel needs <= 64 rows and one SM per layer "
+                               f"plus one ({w.n_layers + 1}); use kernel='tile'")
+        elif kernel not in ("tile", "persistent"):
+            raise WavegenError(f"unknown Triton kernel '{kernel}'; known: auto, tile, "
+                               "persistent")
+        self.kernel = kernel
 
     def _launch(self, rows: int, inputs, logits_out, uniforms, codes_out, n: int,
                 temperature: float, top_p: float, guidance: float, teacher: bool,
@@ -77,11 +111,52 @@ class TritonEngine:
 
         from wavegen.engine.triton_kernels import wavenet_steps
 
+        if self.kernel == "persistent":
+            self._launch_persistent(rows, inputs, logits_out, uniforms, codes_out, n,
+                                    temperature, top_p, guidance, teacher, guided)
+            return
         wavenet_steps[(triton.cdiv(rows, BLOCK_ROWS),)](
             self.embed, self.wd, self.gb, self.ws, self.wr, self.rb, self.sb, self.o1, self.o1b,
             self.o2, self.o2b, self.dil, self.qoff, self.queue, inputs, logits_out, uniforms,
             codes_out, self.t, n, rows, temperature, top_p, guidance, *self.dims,
             TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0, **self.blocks)
+        self.t += n
+
+    def _launch_persistent(self, rows: int, inputs, logits_out, uniforms, codes_out, n: int,
+                           temperature: float, top_p: float, guidance: float, teacher: bool,
+                           guided: bool) -> None:
+        """Run the persistent kernel; ``rows`` are the sampled rows (all rows if teacher)."""
+        from wavegen.engine.triton_persistent import wavenet_persistent
+
+        L, R, _, _, _, _ = self.dims
+        dev, B = self.queue.device, self.B
+        BM = _pow2(B)
+        # The interpreter runs programs one after another: sampling, where the head feeds layer
+        # 0 within a launch, then runs the kernel's serial schedule on one program.
+        serial = not teacher and _interpreted()
+        nbuf = n if teacher else 2
+        act = torch.empty(L, nbuf, BM, self.blocks["BR"], device=dev)
+        skipbuf = torch.empty(L, nbuf, BM, self.blocks["BS"], device=dev)
+        codebuf = torch.zeros(nbuf, BM, dtype=torch.int64, device=dev)
+        flags = torch.zeros(L + 2, dtype=torch.int32, device=dev)
+        scratch = torch.empty(BM, self.blocks["BA"], device=dev)
+        if teacher:
+            out = codes_out
+        else:  # the start codes, for the conditional rows and their twins
+            codebuf[0, :rows] = inputs[:, 0]
+            if guided:
+                codebuf[0, rows:2 * rows] = inputs[:, 0]
+            flags[L + 1] = 1
+            out = torch.empty(rows, n, dtype=torch.int64, device=dev)
+        blocks = {k: v for k, v in self.blocks.items() if k != "BM"}
+        wavenet_persistent[(1 if serial else L + 1,)](
+            self.embed, self.wd, self.gb, self.ws, self.wr, self.rb, self.sb, self.o1, self.o1b,
+            self.o2, self.o2b, self.dil, self.qoff, self.queue, act, skipbuf, codebuf, flags,
+            scratch, inputs, logits_out, uniforms, out, self.t, n, B, rows, nbuf, temperature,
+            top_p, guidance, *self.dims, TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0,
+            SERIAL=serial, BM=BM, **blocks, num_warps=8)
+        if not teacher:
+            codes_out.copy_(out)
         self.t += n
 
     def step(self, codes: torch.Tensor) -> torch.Tensor:
@@ -96,6 +171,8 @@ class TritonEngine:
     def feed(self, codes: torch.Tensor, chunk: int = 4096) -> None:
         """Teacher-force codes (B, T) through the caches (a primer), discarding the logits."""
         dev = self.queue.device
+        if self.kernel == "persistent":  # its hand-off buffers hold a whole teacher chunk
+            chunk = min(chunk, 128)
         dummy = torch.zeros(1, device=dev)
         for start in range(0, codes.shape[1], chunk):
             part = codes[:, start:start + chunk].to(dev, torch.int64).contiguous()

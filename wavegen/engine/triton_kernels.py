@@ -29,28 +29,58 @@ import triton.language as tl
 
 
 @triton.jit
-def _tanh(v):
+def tanh(v):
     e = tl.exp(-2.0 * tl.abs(v))
     t = (1.0 - e) / (1.0 + e)
     return tl.where(v < 0, -t, t)
 
 
 @triton.jit
-def _tile(w_ptr, k, j, K, N):
+def tile(w_ptr, k, j, K, N):
     """The (BK, BN) tile of a row-major (K, N) matrix at w_ptr, zero outside."""
     return tl.load(w_ptr + k[:, None] * N + j[None, :], mask=(k[:, None] < K) & (j[None, :] < N),
                    other=0.0)
 
 
 @triton.jit
-def _mm(a, w_ptr, k, j, K, N):
+def mm(a, w_ptr, k, j, K, N):
     """a (BM, BK) @ W (K, N) -> (BM, BN) in true fp32."""
-    return tl.dot(a, _tile(w_ptr, k, j, K, N), input_precision="ieee")
+    return tl.dot(a, tile(w_ptr, k, j, K, N), input_precision="ieee")
 
 
 @triton.jit
-def _bias(ptr, j, N):
+def bias(ptr, j, N):
     return tl.load(ptr + j, mask=j < N, other=0.0)[None, :]
+
+
+@triton.jit
+def guide(lg, un, guidance):
+    """Guided logits: ``torch.lerp(un, lg, guidance)``, the same branch and formula."""
+    diff = lg - un
+    if tl.abs(guidance) < 0.5:
+        out = un + guidance * diff
+    else:
+        out = lg - diff * (1.0 - guidance)
+    return out
+
+
+@triton.jit
+def draw(lg, u, a, A, temperature, top_p, TOP_P: tl.constexpr):
+    """Inverse-CDF draw as ``sample_from_logits``: logits (BM, BA), uniforms (BM,) -> (BM,)
+    int64 codes; a (BA,) are the class indices, A the real class count."""
+    valid = a[None, :] < A
+    v = tl.where(valid, lg / temperature, float("-inf"))
+    e = tl.where(valid, tl.exp(v - tl.max(v, 1)[:, None]), 0.0)
+    p = e / tl.sum(e, 1)[:, None]  # (BM, BA)
+    if TOP_P:
+        ranked = tl.sort(p, 1, descending=True)
+        before = (tl.cumsum(ranked.to(tl.float64), 1).to(tl.float32) - ranked)
+        smallest = tl.min(tl.where(before < top_p, ranked, float("inf")), 1)
+        p = tl.where(p >= smallest[:, None], p, 0.0)
+    cdf = tl.cumsum(p.to(tl.float64), 1).to(tl.float32)  # (BM, BA)
+    total = tl.sum(tl.where(a[None, :] == A - 1, cdf, 0.0), 1)
+    below = valid & (cdf <= (u * total)[:, None])
+    return tl.minimum(tl.sum(below.to(tl.int64), 1), A - 1)
 
 
 @triton.jit
@@ -64,7 +94,7 @@ def _tile_logits(rows, live, codes, tt, embed, wd, gb, ws, wr, rb, sb, o1, o1b, 
     a = tl.arange(0, BA)
     rmask = live[:, None] & (r[None, :] < R)
     x = tl.load(embed + codes[:, None] * R + r[None, :], mask=rmask, other=0.0)  # (BM, BR)
-    skip = tl.zeros((BM, BS), tl.float32) + _bias(sb, s, S)  # (BM, BS)
+    skip = tl.zeros((BM, BS), tl.float32) + bias(sb, s, S)  # (BM, BS)
     for layer in range(L):
         d = tl.load(dil + layer)
         slot = queue + (rows[:, None] * QS + tl.load(qoff + layer) + tt % d) * R + r[None, :]
@@ -74,15 +104,15 @@ def _tile_logits(rows, live, codes, tt, embed, wd, gb, ws, wr, rb, sb, o1, o1b, 
         w_l = wd + layer * 2 * R * 2 * H
         gate = gb + (rows[:, None] * L + layer) * 2 * H + hh[None, :]
         gmask = live[:, None] & (hh[None, :] < H)
-        za = (_mm(past, w_l, r, hh, R, 2 * H) + _mm(x, w_l + R * 2 * H, r, hh, R, 2 * H)
+        za = (mm(past, w_l, r, hh, R, 2 * H) + mm(x, w_l + R * 2 * H, r, hh, R, 2 * H)
               + tl.load(gate, mask=gmask, other=0.0))
-        zb = (_mm(past, w_l + H, r, hh, R, 2 * H) + _mm(x, w_l + R * 2 * H + H, r, hh, R, 2 * H)
+        zb = (mm(past, w_l + H, r, hh, R, 2 * H) + mm(x, w_l + R * 2 * H + H, r, hh, R, 2 * H)
               + tl.load(gate + H, mask=gmask, other=0.0))
-        h = _tanh(za) * tl.sigmoid(zb)  # (BM, BH)
-        skip += _mm(h, ws + layer * H * S, hh, s, H, S)
-        x += _mm(h, wr + layer * H * R, hh, r, H, R) + _bias(rb + layer * R, r, R)
-    y1 = tl.maximum(_mm(tl.maximum(skip, 0.0), o1, s, s, S, S) + _bias(o1b, s, S), 0.0)
-    return _mm(y1, o2, s, a, S, A) + _bias(o2b, a, A)  # (BM, BA)
+        h = tanh(za) * tl.sigmoid(zb)  # (BM, BH)
+        skip += mm(h, ws + layer * H * S, hh, s, H, S)
+        x += mm(h, wr + layer * H * R, hh, r, H, R) + bias(rb + layer * R, r, R)
+    y1 = tl.maximum(mm(tl.maximum(skip, 0.0), o1, s, s, S, S) + bias(o1b, s, S), 0.0)
+    return mm(y1, o2, s, a, S, A) + bias(o2b, a, A)  # (BM, BA)
 
 
 @triton.jit
@@ -114,23 +144,8 @@ def wavenet_steps(embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil, qoff, qu
                 un = _tile_logits(rows + n_rows, live, codes, t0 + t, embed, wd, gb, ws, wr, rb,
                                   sb, o1, o1b, o2, o2b, dil, qoff, queue, L, R, H, S, A, QS,
                                   BM, BR, BH, BS, BA)
-                diff = lg - un  # torch.lerp(un, lg, guidance): the same branch and formula
-                if tl.abs(guidance) < 0.5:
-                    lg = un + guidance * diff
-                else:
-                    lg = lg - diff * (1.0 - guidance)
-            v = tl.where(valid, lg / temperature, float("-inf"))
-            e = tl.where(valid, tl.exp(v - tl.max(v, 1)[:, None]), 0.0)
-            p = e / tl.sum(e, 1)[:, None]  # (BM, BA)
-            if TOP_P:
-                ranked = tl.sort(p, 1, descending=True)
-                before = (tl.cumsum(ranked.to(tl.float64), 1).to(tl.float32) - ranked)
-                smallest = tl.min(tl.where(before < top_p, ranked, float("inf")), 1)
-                p = tl.where(p >= smallest[:, None], p, 0.0)
-            cdf = tl.cumsum(p.to(tl.float64), 1).to(tl.float32)  # (BM, BA)
-            total = tl.sum(tl.where(a[None, :] == A - 1, cdf, 0.0), 1)
-            target = tl.load(uniforms + rows * n + t, mask=live, other=0.0) * total
-            below = valid & (cdf <= target[:, None])
-            codes = tl.minimum(tl.sum(below.to(tl.int64), 1), A - 1)
+                lg = guide(lg, un, guidance)
+            u = tl.load(uniforms + rows * n + t, mask=live, other=0.0)
+            codes = draw(lg, u, a, A, temperature, top_p, TOP_P)
             tl.store(codes_out + rows * n + t, codes, mask=live)
         tl.debug_barrier()
