@@ -39,6 +39,10 @@ def _pow2(n: int) -> int:
 
 
 BLOCK_ROWS = 16  # batch rows per program of the tile kernel
+# Warps per program, chosen from the sm_90 compile reports (docs/engines.md): the fewest
+# bytes of local memory per thread at the BENCH shape.
+TILE_WARPS = 16
+PERSISTENT_WARPS = 8
 PERSISTENT_MAX_ROWS = 16  # engine rows up to which ``auto`` picks the persistent kernel
 PERSISTENT_LAYER_BYTES = 160 << 10  # a layer's fp32 weights that one SM can keep on chip
 
@@ -119,7 +123,8 @@ class TritonEngine:
             self.embed, self.wd, self.gb, self.ws, self.wr, self.rb, self.sb, self.o1, self.o1b,
             self.o2, self.o2b, self.dil, self.qoff, self.queue, inputs, logits_out, uniforms,
             codes_out, self.t, n, rows, temperature, top_p, guidance, *self.dims,
-            TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0, **self.blocks)
+            TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0, **self.blocks,
+            num_warps=TILE_WARPS)
         self.t += n
 
     def _launch_persistent(self, rows: int, inputs, logits_out, uniforms, codes_out, n: int,
@@ -154,7 +159,7 @@ class TritonEngine:
             self.o2, self.o2b, self.dil, self.qoff, self.queue, act, skipbuf, codebuf, flags,
             scratch, inputs, logits_out, uniforms, out, self.t, n, B, rows, nbuf, temperature,
             top_p, guidance, *self.dims, TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0,
-            SERIAL=serial, BM=BM, **blocks, num_warps=8)
+            SERIAL=serial, BM=BM, **blocks, num_warps=PERSISTENT_WARPS)
         if not teacher:
             codes_out.copy_(out)
         self.t += n
