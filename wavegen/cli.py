@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="classifier-free guidance scale >= 0; 1 = off, > 1 = stronger genre "
                          "(needs a model trained with cond_dropout; default: the model's, else 1)")
     sp.add_argument("--engine", default="auto",
-                    help="auto, cpu, triton (GPU), cached or reference")
+                    help="auto, cpu, triton (GPU), graph (CUDA graphs, large models), cached "
+                         "or reference")
     sp.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     sp.add_argument("--prime", default=None,
                     help="audio file to continue: it fills the engine's caches and the WAVs "
