@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from wavegen.engine.cpu_kernels import run_part
+from wavegen.engine.sampling import check_sampled_rows
 from wavegen.errors import WavegenError
 from wavegen.models.weights import WaveNetWeights
 
@@ -172,11 +173,8 @@ class CpuEngine:
         Returns:
             (Bs, n) long codes.
         """
-        guided = guidance != 1.0
         Bs, n = uniforms.shape
-        if Bs * (2 if guided else 1) != self.B:
-            raise WavegenError(f"engine holds {self.B} rows; cannot sample {Bs} rows "
-                               f"{'with' if guided else 'without'} guidance")
+        guided = check_sampled_rows(self.B, Bs, guidance)
         first = _np(prev.reshape(Bs, 1), np.int64)
         inputs = np.concatenate([first, first]) if guided else first
         codes = np.zeros((Bs, n), np.int64)

@@ -19,38 +19,33 @@ from __future__ import annotations
 
 import torch
 
-from wavegen.engine.sampling import sample_from_logits
+from wavegen.engine.cached import CachedEngine
+from wavegen.engine.sampling import check_sampled_rows, sample_from_logits
 from wavegen.errors import WavegenError
 from wavegen.models.weights import WaveNetWeights
 
 GRAPH_STEPS = 128  # samples per captured graph (per replay)
 
 
-class GraphEngine:
-    """Device-resident cached generation; CUDA-graph replay on CUDA, eager elsewhere."""
+class GraphEngine(CachedEngine):
+    """Device-resident cached generation; CUDA-graph replay on CUDA, eager elsewhere.
+
+    The weight layout and the (d, B, R) ring buffers are the ``cached`` engine's; only the
+    time index moves to the device."""
 
     name = "graph"
 
     def __init__(self, weights: WaveNetWeights, cond: torch.Tensor,
                  graph_steps: int = GRAPH_STEPS, use_graph: bool | None = None) -> None:
         """weights on cond's device; cond (B, C) float. ``use_graph`` defaults to CUDA."""
-        w = weights
-        self.w = w
+        super().__init__(weights, cond)
         dev = cond.device
-        self.B, R, self.H = cond.shape[0], w.residual_channels, w.gate_channels // 2
+        self.B = cond.shape[0]
         self.use_graph = dev.type == "cuda" if use_graph is None else use_graph
         if self.use_graph and dev.type != "cuda":
             raise WavegenError("CUDA graphs need a CUDA device; use use_graph=False")
         self.graph_steps = int(graph_steps)
-        self.dil_wt = [w.dil_weight[i].T.contiguous() for i in range(w.n_layers)]  # (2R, G)
-        self.gate_bias = [w.dil_bias[i] + cond @ w.cond_weight[i].T
-                          for i in range(w.n_layers)]  # (B, G): conditioning projected once
-        self.res_wt = [w.res_weight[i].T.contiguous() for i in range(w.n_layers - 1)]  # (H, R)
-        self.skip_wt = [w.skip_weight[i].T.contiguous() for i in range(w.n_layers)]  # (H, S)
-        self.skip_bias = w.skip_bias.sum(0)  # (S,)
-        self.out1_wt, self.out2_wt = w.out1_weight.T.contiguous(), w.out2_weight.T.contiguous()
-        self.queues = [cond.new_zeros(d, self.B, R) for d in w.dilations]  # (d, B, R) each
-        self.dils = [torch.tensor(d, dtype=torch.long, device=dev) for d in w.dilations]
+        self.dils = [torch.tensor(d, dtype=torch.long, device=dev) for d in weights.dilations]
         self.pos = torch.zeros(1, dtype=torch.long, device=dev)  # the time index, on device
         self._graphs: dict[tuple, tuple] = {}
 
@@ -125,11 +120,8 @@ class GraphEngine:
             top_p: float = 1.0, guidance: float = 1.0) -> torch.Tensor:
         """prev (Bs,) long, uniforms (Bs, n) -> codes (Bs, n): whole graph blocks replayed,
         the remainder (and everything off CUDA) run eagerly with the same code."""
-        guided = guidance != 1.0
         Bs, n = uniforms.shape
-        if Bs * (2 if guided else 1) != self.B:
-            raise WavegenError(f"engine holds {self.B} rows; cannot sample {Bs} rows "
-                               f"{'with' if guided else 'without'} guidance")
+        check_sampled_rows(self.B, Bs, guidance)
         dev = self.pos.device
         prev = prev.to(dev)
         uniforms = uniforms.to(dev, torch.float32)

@@ -19,6 +19,16 @@ def check_sampling(temperature: float, top_p: float) -> None:
         raise WavegenError(f"top-p must be in (0, 1], got {top_p}")
 
 
+def check_sampled_rows(engine_rows: int, sampled_rows: int, guidance: float) -> bool:
+    """Whether sampling is guided; raises unless the engine holds ``sampled_rows`` rows, or
+    twice that under guidance (the conditional rows, then their unconditional twins)."""
+    guided = guidance != 1.0
+    if sampled_rows * (2 if guided else 1) != engine_rows:
+        raise WavegenError(f"engine holds {engine_rows} rows; cannot sample {sampled_rows} rows "
+                           f"{'with' if guided else 'without'} guidance")
+    return guided
+
+
 def sample_from_logits(
     logits: torch.Tensor, uniforms: torch.Tensor, temperature: float = 1.0, top_p: float = 1.0
 ) -> torch.Tensor:

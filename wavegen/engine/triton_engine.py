@@ -18,6 +18,7 @@ import os
 
 import torch
 
+from wavegen.engine.sampling import check_sampled_rows
 from wavegen.errors import WavegenError
 from wavegen.models.weights import WaveNetWeights
 
@@ -188,11 +189,8 @@ class TritonEngine:
     def run(self, prev: torch.Tensor, uniforms: torch.Tensor, temperature: float = 1.0,
             top_p: float = 1.0, guidance: float = 1.0) -> torch.Tensor:
         """prev (Bs,) long, uniforms (Bs, n) -> codes (Bs, n); see ``CpuEngine.run``."""
-        guided = guidance != 1.0
         Bs, n = uniforms.shape
-        if Bs * (2 if guided else 1) != self.B:
-            raise WavegenError(f"engine holds {self.B} rows; cannot sample {Bs} rows "
-                               f"{'with' if guided else 'without'} guidance")
+        guided = check_sampled_rows(self.B, Bs, guidance)
         dev = self.queue.device
         inputs = prev.reshape(Bs, 1).to(dev, torch.int64).contiguous()
         codes = torch.empty(Bs, n, dtype=torch.int64, device=dev)
