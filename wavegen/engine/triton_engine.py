@@ -134,8 +134,7 @@ class TritonEngine:
         """Run the persistent kernel; ``rows`` are the sampled rows (all rows if teacher)."""
         from wavegen.engine.triton_persistent import wavenet_persistent
 
-        L, R, _, _, _, _ = self.dims
-        dev, B = self.queue.device, self.B
+        L, dev, B = self.dims[0], self.queue.device, self.B
         BM = _pow2(B)
         # The interpreter runs programs one after another: sampling, where the head feeds layer
         # 0 within a launch, then runs the kernel's serial schedule on one program.
@@ -146,23 +145,18 @@ class TritonEngine:
         codebuf = torch.zeros(nbuf, BM, dtype=torch.int64, device=dev)
         flags = torch.zeros(L + 2, dtype=torch.int32, device=dev)
         scratch = torch.empty(BM, self.blocks["BA"], device=dev)
-        if teacher:
-            out = codes_out
-        else:  # the start codes, for the conditional rows and their twins
+        if not teacher:  # the start codes, for the conditional rows and their twins
             codebuf[0, :rows] = inputs[:, 0]
             if guided:
                 codebuf[0, rows:2 * rows] = inputs[:, 0]
             flags[L + 1] = 1
-            out = torch.empty(rows, n, dtype=torch.int64, device=dev)
         blocks = {k: v for k, v in self.blocks.items() if k != "BM"}
         wavenet_persistent[(1 if serial else L + 1,)](
             self.embed, self.wd, self.gb, self.ws, self.wr, self.rb, self.sb, self.o1, self.o1b,
             self.o2, self.o2b, self.dil, self.qoff, self.queue, act, skipbuf, codebuf, flags,
-            scratch, inputs, logits_out, uniforms, out, self.t, n, B, rows, nbuf, temperature,
+            scratch, inputs, logits_out, uniforms, codes_out, self.t, n, B, rows, nbuf, temperature,
             top_p, guidance, *self.dims, TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0,
             SERIAL=serial, BM=BM, **blocks, num_warps=PERSISTENT_WARPS)
-        if not teacher:
-            codes_out.copy_(out)
         self.t += n
 
     def step(self, codes: torch.Tensor) -> torch.Tensor:
