@@ -24,6 +24,19 @@ def test_split_engine_teacher_forced_logits_equal_parallel_forward(split):
     assert err < 1e-4, f"split {split}: max |logit error| {err}"
 
 
+@pytest.mark.parametrize("cfg", SHAPES)
+@pytest.mark.parametrize("split", [1, 2])
+def test_five_rows_teacher_forced_logits_equal_parallel_forward(cfg, split):
+    """Five rows in one group: a block of four rows and a leftover row in the matmul."""
+    w = random_model(cfg, 25).export_weights()
+    codes = torch.randint(0, cfg.n_classes, (5, cfg.receptive_field + 10))
+    cond = torch.rand(5, cfg.n_cond)
+    eng = CpuEngine(w, cond, threads=1, split=split)
+    got = torch.stack([eng.step(codes[:, t]) for t in range(codes.shape[1])], dim=2)
+    err = (got - forward_weights(w, codes, cond)).abs().max().item()
+    assert err < 1e-4, f"split {split}: max |logit error| {err}"
+
+
 @pytest.mark.parametrize("split,threads", [(1, 2), (2, 2)])
 @pytest.mark.parametrize("guidance,top_p", [(1.0, 1.0), (2.0, 0.9)])
 def test_threaded_sampling_matches_reference(split, threads, guidance, top_p, monkeypatch):

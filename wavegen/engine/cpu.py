@@ -14,8 +14,9 @@ forward (measured 0.25% on the packaged model and on BENCH), so its sampled code
 reference's; it is never the default.
 
 Threads: with fewer batch rows than cores, all cores work on the same rows, each on its slice
-of the gate channels (P = cores); otherwise each core takes its own rows (P = 1) and runs
-without synchronisation. The kernel releases the GIL, so plain Python threads run it.
+of the gate channels, of the head's first layer's outputs and of its second layer's inputs
+(P = cores); otherwise each core takes its own rows (P = 1) and runs without
+synchronisation. The kernel releases the GIL, so plain Python threads run it.
 """
 
 from __future__ import annotations
@@ -86,19 +87,25 @@ class CpuEngine:
         with torch.no_grad():
             gate = lambda t, d: torch.cat([_parts(t.narrow(d, 0, H), d, P),  # noqa: E731
                                            _parts(t.narrow(d, H, H), d, P)], d + 1)
-            # (L, P, 2Hp, 2R) -> (P, L, 2R, 2Hp): tanh then sigmoid channels of each part.
-            self.wd = mat(gate(w.dil_weight, 1).permute(1, 0, 3, 2))
+            # (L, P, 2Hp, 2R) -> (P, L, 2, R, 2Hp): tanh then sigmoid channels of each part,
+            # for the dilated past input, then for the current one.
+            self.wd = mat(gate(w.dil_weight, 1).permute(1, 0, 3, 2)
+                          .reshape(P, L, 2, R, -1))
             bias = torch.stack([w.dil_bias[i] + cond @ w.cond_weight[i].T for i in range(L)], 1)
             self.gb = _np(gate(bias, 2).permute(0, 2, 1, 3))  # (B, P, L, 2Hp)
-            self.ws = mat(_parts(w.skip_weight.transpose(1, 2), 1, P).transpose(0, 1))
-            res = w.res_weight if L > 1 else w.res_weight.new_zeros(1, R, H)
-            self.wr = mat(_parts(res.transpose(1, 2), 1, P).transpose(0, 1))  # (P, L-1, Hp, R)
+            # Residual (zero after the last layer) and skip 1x1s, (P, L, Hp (R + S)): one
+            # (Hp, R + S) matrix per layer for P = 1, else (Hp, R) then (Hp, S).
+            res = torch.cat([w.res_weight, w.res_weight.new_zeros(1, R, H)])
+            rs = _parts(torch.cat([res, w.skip_weight], 1).transpose(1, 2), 1, P)
+            if P > 1:
+                rs = torch.cat([rs[..., :R].flatten(2), rs[..., R:].flatten(2)], 2)
+            self.wrs = mat(rs.transpose(0, 1).reshape(P, L, -1))
             self.rb = _np(w.res_bias)  # (L-1, R)
             self.sb = _np(w.skip_bias.sum(0))  # (S,)
             self.o1 = mat(_parts(w.out1_weight.T, 1, P).transpose(0, 1))  # (P, S, Sp)
             self.o1b = _np(_parts(w.out1_bias, 0, P))  # (P, Sp)
-            self.o2 = mat(_parts(w.out2_weight.T, 1, P).transpose(0, 1))  # (P, S, Ap)
-            self.o2b = _np(_parts(w.out2_bias, 0, P))  # (P, Ap)
+            self.o2 = mat(_parts(w.out2_weight.T, 0, P))  # (P, Sp, A): split by inputs
+            self.o2b = _np(w.out2_bias)  # (A,)
         self.embed = _np(w.embed)
         self.dil = np.asarray(w.dilations, dtype=np.int64)
         self.qoff = np.concatenate([[0], np.cumsum(self.dil)[:-1]]).astype(np.int64)
@@ -112,7 +119,7 @@ class CpuEngine:
                 n: int) -> None:
         """Run every (group, part) pair on its own thread (the first on this one)."""
         P, A, R, S = self.P, self.w.n_classes, self.w.residual_channels, self.w.skip_channels
-        width = max(R, S, A, self.o1.shape[2] * P, self.o2.shape[2] * P)
+        width = max(R, S, A)
         jobs = []
         for rows, ns in zip(groups, n_sampled, strict=True):
             xch = np.zeros((2, P, len(rows), width), np.float32)
@@ -120,7 +127,7 @@ class CpuEngine:
             for part in range(P):
                 jobs.append((part, P, rows, ns, guided, teacher, inputs, logits_out, uniforms,
                              codes_out, temperature, top_p, guidance, self.embed, self.wd,
-                             self.gb, self.ws, self.wr, self.rb, self.sb, self.o1, self.o1b,
+                             self.gb, self.wrs, self.rb, self.sb, self.o1, self.o1b,
                              self.o2, self.o2b, self.dil, self.qoff, self.queue, self.t, xch,
                              flags, n))
         errors: list[BaseException] = []

@@ -2,10 +2,14 @@
 
 One call of :func:`run_part` generates ``n`` samples for a group of M batch rows without
 returning to Python. P threads may share one group by splitting the gate channels (and the
-output head's outputs) between them; they meet at a spin barrier once per layer and three
-times per sample (skip sum, first and second head layer). Every thread keeps its own copy of
-the ring buffers and of the residual stream, computed identically, so only partial sums cross
-threads. With P = 1 there is no barrier and groups run independently.
+output head) between them; they meet at a spin barrier once per layer but the last (partial
+residual sums) and twice per sample (partial skip sums; partial logits), 21 barriers per
+sample for 20 layers. Each barrier is split into arrive and wait, and between the two a thread
+does work that needs nothing from its peers: the layer's skip product and the next layer's
+half of the dilated product that reads the ring buffer (known before the step reaches the
+layer). Every thread keeps its own copy of the ring buffers and of the residual stream,
+computed identically, so only partial sums cross threads. With P = 1 there is no barrier,
+groups run independently, and the residual and skip 1x1s are one product.
 
 Sampling mirrors :func:`wavegen.engine.sampling.sample_from_logits` in float32, step by step:
 softmax of ``logits / temperature``, optional top-p on the descending order, a cumulative sum
@@ -74,12 +78,18 @@ def _widen(typingctx, x):
 
 
 @njit(nogil=True, cache=True)
-def _barrier(flags, part, n_parts, count):
-    """Thread ``part`` arrives at barrier number ``count``; returns when all parts have.
+def _arrive(flags, part, count):
+    """Thread ``part`` arrives at barrier number ``count`` (publishes what it wrote before).
 
-    flags: (n_parts * 16,) int64, one cache line per part.
+    flags: (n_parts * 16,) int64, one cache line per part. Split from :func:`_wait` so a
+    thread can do work that needs nothing from its peers between arriving and waiting.
     """
     _store_release(flags, part * 16, count)
+
+
+@njit(nogil=True, cache=True)
+def _wait(flags, n_parts, count):
+    """Returns when every part has arrived at barrier number ``count``."""
     for q in range(n_parts):
         spins = 0
         while _load_acquire(flags, q * 16) < count:
@@ -99,14 +109,32 @@ def _fma4(out, m, j, a0, a1, a2, a3, w0, w1, w2, w3):
     out[m, j] = acc
 
 
+@njit(nogil=True, cache=True, fastmath=_FM, inline="always")
+def _fma8(out, m, j, a0, a1, a2, a3, a4, a5, a6, a7, w, k):
+    """out[m, j] += a0 w[k, j] + ... + a7 w[k + 7, j] as a chain of FMAs."""
+    acc = out[m, j]
+    acc += a0 * _widen(w[k, j])
+    acc += a1 * _widen(w[k + 1, j])
+    acc += a2 * _widen(w[k + 2, j])
+    acc += a3 * _widen(w[k + 3, j])
+    acc += a4 * _widen(w[k + 4, j])
+    acc += a5 * _widen(w[k + 5, j])
+    acc += a6 * _widen(w[k + 6, j])
+    acc += a7 * _widen(w[k + 7, j])
+    out[m, j] = acc
+
+
 @njit(nogil=True, cache=True, fastmath=_FM)
 def _matmul_acc(out, inp, w, M):
     """out[:M] += inp[:M] @ w. out (M', N), inp (M', K), w (K, N) float32 or bfloat16 bits.
 
-    Blocks of 4 inputs by 4 rows: each weight vector loaded feeds four rows' FMA chains, so
-    the loop is bound by FMAs rather than loads. Leftover rows and inputs go one at a time.
+    Blocks of 4 rows by 4 inputs: each weight vector loaded feeds four rows' FMA chains, so
+    the loop is bound by FMAs rather than loads. Leftover rows (all of them at batch 1) go one
+    at a time in blocks of 8 inputs: half the loads and stores of ``out`` and half the loop
+    overhead per FMA of 4-input blocks. Each output is accumulated in input order.
     """
     K, N = w.shape
+    M4 = M - M % 4
     k = 0
     while k + 4 <= K:
         m = 0
@@ -123,19 +151,26 @@ def _matmul_acc(out, inp, w, M):
                 _fma4(out, m + 2, j, c0, c1, c2, c3, w0, w1, w2, w3)
                 _fma4(out, m + 3, j, d0, d1, d2, d3, w0, w1, w2, w3)
             m += 4
-        while m < M:
-            a0, a1, a2, a3 = inp[m, k], inp[m, k + 1], inp[m, k + 2], inp[m, k + 3]
-            for j in range(N):
-                _fma4(out, m, j, a0, a1, a2, a3, _widen(w[k, j]), _widen(w[k + 1, j]),
-                      _widen(w[k + 2, j]), _widen(w[k + 3, j]))
-            m += 1
         k += 4
     while k < K:
-        for m in range(M):
+        for m in range(M4):
             a0 = inp[m, k]
             for j in range(N):
                 out[m, j] += a0 * _widen(w[k, j])
         k += 1
+    for m in range(M4, M):
+        k = 0
+        while k + 8 <= K:
+            a0, a1, a2, a3 = inp[m, k], inp[m, k + 1], inp[m, k + 2], inp[m, k + 3]
+            a4, a5, a6, a7 = inp[m, k + 4], inp[m, k + 5], inp[m, k + 6], inp[m, k + 7]
+            for j in range(N):
+                _fma8(out, m, j, a0, a1, a2, a3, a4, a5, a6, a7, w, k)
+            k += 8
+        while k < K:
+            a0 = inp[m, k]
+            for j in range(N):
+                out[m, j] += a0 * _widen(w[k, j])
+            k += 1
 
 
 _LOG2E = np.float32(1.4426950408889634)
@@ -173,8 +208,9 @@ def _exp_inplace(v, bits, n):
 def _gate(z, h, e, bits, M, Hp):
     """h = tanh(z[:, :Hp]) * sigmoid(z[:, Hp:]) for M rows; e (2 Hp,) float32 scratch.
 
-    tanh(a) = sign(a) (1 - exp(-2|a|)) / (1 + exp(-2|a|)), sigmoid(b) = 1 / (1 + exp(-b)):
-    absolute error ~1e-7, far inside the logits tolerance.
+    tanh(a) = sign(a) (1 - exp(-2|a|)) / (1 + exp(-2|a|)), sigmoid(b) = 1 / (1 + exp(-b)),
+    their product with a single division: absolute error ~1.5e-7, far inside the logits
+    tolerance.
     """
     for m in range(M):
         for c in range(Hp):
@@ -182,9 +218,9 @@ def _gate(z, h, e, bits, M, Hp):
             e[Hp + c] = -z[m, Hp + c]
         _exp_inplace(e, bits, 2 * Hp)
         for c in range(Hp):
-            t = (np.float32(1.0) - e[c]) / (np.float32(1.0) + e[c])
-            t = t if z[m, c] >= 0 else -t
-            h[m, c] = t / (np.float32(1.0) + e[Hp + c])
+            ea, eb = e[c], e[Hp + c]
+            t = (np.float32(1.0) - ea) / ((np.float32(1.0) + ea) * (np.float32(1.0) + eb))
+            h[m, c] = t if z[m, c] >= 0 else -t
 
 
 @njit(nogil=True, cache=True)
@@ -243,8 +279,23 @@ def _lerp(start, end, weight, out):
 
 
 @njit(nogil=True, cache=True, fastmath=_FM)
+def _past_half(z, past, part, rows, M, layer, tt, gb, wd, dil, qoff, queue):
+    """z[:M] <- gate bias + (the layer's input from ``dil`` steps before step tt) @ its weights.
+
+    That input (the ring buffer slot) is known long before the step reaches the layer, so this
+    half of the dilated product is work a thread can do while it waits at a barrier.
+    """
+    base = qoff[layer] + tt % dil[layer]
+    for m in range(M):
+        r = rows[m]
+        past[m, :] = queue[part, r, base]
+        z[m, :] = gb[r, part, layer]
+    _matmul_acc(z, past, wd[part, layer, 0], M)
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
 def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out, uniforms,
-             codes_out, temperature, top_p, guidance, embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2,
+             codes_out, temperature, top_p, guidance, embed, wd, gb, wrs, rb, sb, o1, o1b, o2,
              o2b, dil, qoff, queue, t0, xch, flags, n):
     """Generate (or teacher-force) ``n`` steps for one group of rows, as thread ``part``.
 
@@ -254,35 +305,44 @@ def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out
         teacher: feed inputs[:, t] at step t and write logits_out[:, :, t] (B', A, n);
             otherwise inputs[:, 0] is the previous code, sample with uniforms (Bs, n) into
             codes_out (Bs, n).
-        wd: (P, L, 2R, 2Hp) gate weights of each part ([:Hp] tanh, [Hp:] sigmoid channels);
+        wd: (P, L, 2, R, 2Hp) gate weights of each part ([:Hp] tanh, [Hp:] sigmoid channels)
+            for the dilated past input ([:, :, 0]) and the current one ([:, :, 1]);
             gb: (B', P, L, 2Hp) gate bias with the conditioning projection.
-        ws: (P, L, Hp, S) skip; wr: (P, max(L-1, 1), Hp, R) residual; rb (L-1, R); sb (S,).
-        o1: (P, S, Sp), o1b (P, Sp), o2: (P, S, Ap), o2b (P, Ap): the output head split by
-            outputs (zero-padded to P equal blocks).
+        wrs: (P, L, Hp (R + S)) residual (zero in the last layer) and skip 1x1s: with P = 1
+            one (Hp, R + S) matrix (one product), else (Hp, R) then (Hp, S) (two products, the
+            skip one while waiting); rb (L-1, R); sb (S,).
+        o1: (P, S, Sp), o1b (P, Sp): the first head layer split by outputs; o2: (P, Sp, A),
+            o2b (A,): the second split by inputs (both zero-padded to P equal blocks).
         dil, qoff: (L,) dilations and offsets of each layer's ring buffer in queue
             (P, B', sum(dil), R); t0: time index of the first step (ring slot = t % d).
-            The weight matrices (wd, ws, wr, o1, o2) are float32, or all uint16 bfloat16 bits.
+            The weight matrices (wd, wrs, o1, o2) are float32, or all uint16 bfloat16 bits.
         xch: (2, P, M, W) exchange space; flags: (P * 16,) int64 barrier counters.
+
+    Synchronisation (P > 1): per step, one barrier per layer but the last (partial residual
+    sums) and two for the head (partial skip sums; partial logits). Each barrier is split:
+    a thread publishes its partial sum, arrives, then does work that needs nothing from its
+    peers (this layer's skip product and the next layer's past half of the gate product, or
+    the next step's first past half) before it waits.
     """
     M = rows.shape[0]
     L = dil.shape[0]
     R = embed.shape[1]
     A = embed.shape[0]
-    Hp = ws.shape[2]
+    Hp = wd.shape[4] // 2
     S = sb.shape[0]
     Sp = o1.shape[2]
-    Ap = o2.shape[2]
     f32 = np.float32
     x = np.empty((M, R), f32)
-    inp = np.empty((M, 2 * R), f32)
+    past = np.empty((M, R), f32)
     z = np.empty((M, 2 * Hp), f32)
+    zn = np.empty((M, 2 * Hp), f32)
     h = np.empty((M, Hp), f32)
-    part_r = np.empty((M, R), f32)
+    rs = np.empty((M, R + S), f32)  # P = 1: [:R] this layer's residual, [R:] the skip sum
+    part_r = np.empty((M, R), f32)  # P > 1: the same, apart
     skp = np.empty((M, S), f32)
     skip = np.empty((M, S), f32)
     y1 = np.empty((M, Sp), f32)
-    act1 = np.empty((M, S), f32)
-    y2 = np.empty((M, Ap), f32)
+    y2 = np.empty((M, A), f32)
     lg = np.empty((M, A), f32)
     mixed = np.empty(A, f32)
     probs = np.empty(A, f32)
@@ -293,6 +353,8 @@ def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out
     for m in range(M):
         cur[m] = inputs[rows[m], 0]
     nb = 0  # barriers passed
+    if n > 0:
+        _past_half(z, past, part, rows, M, 0, t0, gb, wd, dil, qoff, queue)
     for t in range(n):
         tt = t0 + t
         if teacher:
@@ -301,38 +363,51 @@ def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out
         for m in range(M):
             x[m, :] = embed[cur[m]]
             skp[m, :] = 0.0
+            rs[m, R:] = 0.0
         for layer in range(L):
+            # z holds this layer's bias + past half; the ring slot is free once that is done.
             base = qoff[layer] + tt % dil[layer]
             for m in range(M):
-                r = rows[m]
-                for c in range(R):
-                    inp[m, c] = queue[part, r, base, c]
-                    inp[m, R + c] = x[m, c]
-                    queue[part, r, base, c] = x[m, c]
-                z[m, :] = gb[r, part, layer]
-            _matmul_acc(z, inp, wd[part, layer], M)
+                queue[part, rows[m], base] = x[m]
+            _matmul_acc(z, x, wd[part, layer, 1], M)
             _gate(z, h, ez, bits, M, Hp)
-            _matmul_acc(skp, h, ws[part, layer], M)
-            if layer < L - 1:
+            last = layer == L - 1
+            buf = nb % 2
+            if n_parts == 1:  # one product of N = R + S outputs: less overhead per FMA
+                rs[:, :R] = 0.0
+                _matmul_acc(rs, h, wrs[part, layer].reshape((Hp, R + S)), M)
+            elif not last:  # the residual first, the skip while the peers catch up
                 part_r[:, :] = 0.0
-                _matmul_acc(part_r, h, wr[part, layer], M)
-                buf = nb % 2
-                xch[buf, part, :M, :R] = part_r
+                _matmul_acc(part_r, h, wrs[part, layer, :Hp * R].reshape((Hp, R)), M)
+            if not last:
+                xch[buf, part, :M, :R] = part_r if n_parts > 1 else rs[:, :R]
                 if n_parts > 1:
                     nb += 1
-                    _barrier(flags, part, n_parts, nb)
+                    _arrive(flags, part, nb)
+            if n_parts > 1:
+                _matmul_acc(skp, h, wrs[part, layer, Hp * R:].reshape((Hp, S)), M)
+            if not last:
+                _past_half(zn, past, part, rows, M, layer + 1, tt, gb, wd, dil, qoff, queue)
+                if n_parts > 1:
+                    _wait(flags, n_parts, nb)
                 for m in range(M):
                     for c in range(R):
                         acc = rb[layer, c]
                         for q in range(n_parts):
                             acc += xch[buf, q, m, c]
                         x[m, c] += acc
-        # Skip sum over parts, then the head, each layer split by outputs.
+                z, zn = zn, z
+        # Skip sum over parts (the next step's first past half meanwhile), then the head:
+        # its first layer split by outputs, its second by inputs, summed at the last barrier.
         buf = nb % 2
-        xch[buf, part, :M, :S] = skp
+        xch[buf, part, :M, :S] = skp if n_parts > 1 else rs[:, R:]
         if n_parts > 1:
             nb += 1
-            _barrier(flags, part, n_parts, nb)
+            _arrive(flags, part, nb)
+        if t + 1 < n:
+            _past_half(z, past, part, rows, M, 0, tt + 1, gb, wd, dil, qoff, queue)
+        if n_parts > 1:
+            _wait(flags, n_parts, nb)
         for m in range(M):
             for c in range(S):
                 acc = sb[c]
@@ -341,28 +416,28 @@ def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out
                 skip[m, c] = max(acc, f32(0.0))
             y1[m, :] = o1b[part]
         _matmul_acc(y1, skip, o1[part], M)
-        buf = nb % 2
         for m in range(M):
             for c in range(Sp):
-                xch[buf, part, m, c] = max(y1[m, c], f32(0.0))
+                y1[m, c] = max(y1[m, c], f32(0.0))
+            if part == 0:
+                y2[m, :] = o2b
+            else:
+                y2[m, :] = 0.0
+        _matmul_acc(y2, y1, o2[part], M)
         if n_parts > 1:
+            buf = nb % 2
+            xch[buf, part, :M, :A] = y2
             nb += 1
-            _barrier(flags, part, n_parts, nb)
-        for m in range(M):
-            for q in range(n_parts):
-                for c in range(min(Sp, S - q * Sp)):
-                    act1[m, q * Sp + c] = xch[buf, q, m, c]
-            y2[m, :] = o2b[part]
-        _matmul_acc(y2, act1, o2[part], M)
-        buf = nb % 2
-        xch[buf, part, :M, :Ap] = y2
-        if n_parts > 1:
-            nb += 1
-            _barrier(flags, part, n_parts, nb)
-        for m in range(M):
-            for q in range(n_parts):
-                for c in range(min(Ap, A - q * Ap)):
-                    lg[m, q * Ap + c] = xch[buf, q, m, c]
+            _arrive(flags, part, nb)
+            _wait(flags, n_parts, nb)
+            for m in range(M):
+                for c in range(A):
+                    acc = xch[buf, 0, m, c]
+                    for q in range(1, n_parts):
+                        acc += xch[buf, q, m, c]
+                    lg[m, c] = acc
+        else:
+            lg[:, :] = y2
         if teacher:
             if part == 0:
                 for m in range(M):
