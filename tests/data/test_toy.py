@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavegen.data.toy import GTZAN_GENRES, TOY_SAMPLE_RATE, make_toy_corpus, render_clip
+from wavegen.data.toy import (
+    GTZAN_GENRES,
+    KEYS_PER_GENRE,
+    STYLES,
+    TOY_SAMPLE_RATE,
+    make_toy_corpus,
+    render_clip,
+)
 
 TOY_CLIPS, TOY_DURATION = 3, 1.0  # the shared ``toy_corpus`` fixture (tests/conftest.py)
 
@@ -101,3 +108,47 @@ def test_genres_differ_measurably(toy_corpus: Path) -> None:
     # hiphop: low bass register; classical: high, nearly pure partials.
     assert mean_centroid("hiphop") < 0.5 * mean_centroid("classical")
     assert mean_centroid("metal") < mean_centroid("pop")
+
+
+def test_drone_bands_are_disjoint() -> None:
+    """Each genre's key roots (``key`` .. ``key + KEYS_PER_GENRE - 1``) are no other genre's."""
+    keys = sorted(style.key for style in STYLES.values())
+    assert len(keys) == len(GTZAN_GENRES)
+    assert min(b - a for a, b in zip(keys[:-1], keys[1:], strict=True)) >= KEYS_PER_GENRE
+
+
+@pytest.mark.parametrize("genre", GTZAN_GENRES)
+def test_drone_sounds_in_the_genres_key_band(genre: str) -> None:
+    """The steadiest tone of a clip, its strongest spectral peak over all drone bands, is the
+    root of one of the genre's keys or that root's octave."""
+    style = STYLES[genre]
+    keys = [s.key for s in STYLES.values()]
+    low_hz = 440.0 * 2 ** ((min(keys) - 0.5 - 69) / 12)
+    high_hz = 440.0 * 2 ** ((max(keys) + 3.5 - 69) / 12)
+    for seed in range(4):
+        x = render_clip(genre, 4.0, seed=100 + seed)
+        power = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+        freqs = np.fft.rfftfreq(x.size, 1.0 / TOY_SAMPLE_RATE)
+        band = (freqs > low_hz) & (freqs < high_hz)
+        peak = 69 + 12 * np.log2(freqs[band][power[band].argmax()] / 440.0)
+        roots = range(style.key, style.key + KEYS_PER_GENRE)
+        assert any(abs(peak - r) < 0.5 or abs(peak - r - 12) < 0.5 for r in roots), (
+            f"{genre}: strongest peak at MIDI {peak:.1f}, key band {style.key}..{style.key + 3}")
+
+
+def test_parts_are_rendered_from_the_same_draws() -> None:
+    """A clip is a weighted sum of its melody-only and its drums-and-drone-only renderings."""
+    full = render_clip("disco", 1.0, seed=5, sr=8000)
+    melody = render_clip("disco", 1.0, seed=5, sr=8000, parts=("melody",))
+    rest = render_clip("disco", 1.0, seed=5, sr=8000, parts=("drums", "drone"))
+    basis = np.stack([melody, rest], axis=1).astype(np.float64)
+    weights, *_ = np.linalg.lstsq(basis, full.astype(np.float64), rcond=None)
+    assert np.all(weights > 0.1)
+    assert np.abs(basis @ weights - full).max() < 1e-5
+    assert np.abs(melody).max() > 0.5 and np.abs(rest).max() > 0.5  # each normalized
+
+
+@pytest.mark.parametrize("parts", [(), ("melody", "bass")])
+def test_unknown_or_no_parts_are_refused(parts: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="subset"):
+        render_clip("rock", 0.1, seed=0, parts=parts)

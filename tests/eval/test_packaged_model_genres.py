@@ -1,5 +1,6 @@
 """The packaged model's clips, judged by a classifier trained on real toy clips, are named as
-the requested genre clearly above chance (10 genres: chance is 10%)."""
+the requested genre at least 90% of the time (the quality bar of docs/default_model.md;
+chance is 10%)."""
 
 import numpy as np
 import pytest
@@ -27,8 +28,8 @@ def real_clips(seed: int, per_genre: int, seconds: float, rate: int):
 def test_generated_clips_are_recognized_as_their_genre():
     model, info = load_model()
     assert info.vocab == list(GTZAN_GENRES)
-    # About the recipe's stage-3 classifier: 16 clips x 4 s per genre, 600 steps.
-    clips, labels = real_clips(seed=101, per_genre=16, seconds=4.0, rate=info.sample_rate)
+    # As the recipe's stage-3 classifier: 24 training clips x 6 s per genre, 600 steps.
+    clips, labels = real_clips(seed=101, per_genre=24, seconds=6.0, rate=info.sample_rate)
     clf = train_classifier(clips, labels, len(GTZAN_GENRES),
                            ClassifierConfig(sample_rate=info.sample_rate), steps=600, seed=0)
     test_clips, test_labels = real_clips(seed=202, per_genre=3, seconds=2.0,
@@ -43,4 +44,4 @@ def test_generated_clips_are_recognized_as_their_genre():
     audio = mu_law_decode(codes, info.config.n_classes).numpy()
     pred = predict(clf, list(audio)).argmax(1)
     acc = (pred == requested.numpy()).mean()
-    assert acc >= 0.5, f"generated clips recognized: {acc:.0%}; predictions {pred.tolist()}"
+    assert acc >= 0.9, f"generated clips recognized: {acc:.0%}; predictions {pred.tolist()}"

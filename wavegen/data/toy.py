@@ -3,8 +3,9 @@
 ``genres/<genre>/<genre>.000NN.wav`` for the 10 GTZAN genre names, mono 16-bit at 22050 Hz
 (GTZAN's format). Each genre has its own identity that a small WaveNet can learn within its
 receptive field and a log-mel classifier can hear: timbre (additive partials, plucks, FM,
-distortion), register, scale, note rate and a percussion kit. Clip ``k`` of a genre depends
-only on ``(seed, genre, k)``, so a larger corpus extends a smaller one.
+distortion), register, scale, note rate, a percussion kit, and a steady drone in a key band of
+its own. Clip ``k`` of a genre depends only on ``(seed, genre, k)``, so a larger corpus extends
+a smaller one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop",
                 "jazz", "metal", "pop", "reggae", "rock")
 TOY_SAMPLE_RATE = 22050
 
+KEYS_PER_GENRE = 4  # a clip's key root: one of GenreStyle.key .. key + 3
+MELODY_LEVEL, DRONE_LEVEL = 0.45, 0.3  # mix levels; drums carry their own (GenreStyle)
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 
@@ -39,6 +42,9 @@ class GenreStyle:
         staccato: fraction of each note slot that sounds.
         vibrato: depth in semitones (5.5 Hz).
         kick, snare, hat: percussion levels; ``beats_per_s`` their pulse.
+        key: MIDI note of the lowest key root. A clip's key is one of the
+            ``KEYS_PER_GENRE`` semitones from here, and its drone sounds that root and its
+            octave, so each genre has a drone band of its own (see ``render_clip``).
     """
 
     timbre: str
@@ -53,29 +59,30 @@ class GenreStyle:
     snare: float = 0.0
     hat: float = 0.0
     beats_per_s: float = 2.0
+    key: int = 60
 
 
 STYLES: dict[str, GenreStyle] = {
     "blues": GenreStyle("partials", (1.0, 0.6, 0.45, 0.0, 0.25, 0.0, 0.12), 45, 62,
-                        (0, 3, 5, 6, 7, 10), 2.5, hat=0.12, beats_per_s=1.6),
+                        (0, 3, 5, 6, 7, 10), 2.5, hat=0.12, beats_per_s=1.6, key=55),
     "classical": GenreStyle("partials", (1.0, 0.08), 69, 88, MAJOR, 1.5, staccato=1.0,
-                            vibrato=0.25),
+                            vibrato=0.25, key=80),
     "country": GenreStyle("pluck", (1.0, 0.7, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15), 55, 74,
-                          (0, 2, 4, 7, 9), 4.0, snare=0.15, beats_per_s=2.0),
+                          (0, 2, 4, 7, 9), 4.0, snare=0.15, beats_per_s=2.0, key=70),
     "disco": GenreStyle("partials", (1.0, 0.0, 0.33, 0.0, 0.2, 0.0, 0.14, 0.0, 0.11), 43, 60,
-                        MINOR, 6.0, staccato=0.6, kick=0.45, hat=0.2, beats_per_s=2.0),
+                        MINOR, 6.0, staccato=0.6, kick=0.45, hat=0.2, beats_per_s=2.0, key=50),
     "hiphop": GenreStyle("partials", (1.0, 0.15), 31, 43, (0, 3, 5, 7, 10), 1.0,
-                         kick=0.6, snare=0.4, beats_per_s=1.5),
+                         kick=0.6, snare=0.4, beats_per_s=1.5, key=40),
     "jazz": GenreStyle("fm", (1.0,), 52, 72, (0, 2, 3, 5, 7, 9, 10, 11), 3.0, hat=0.1,
-                       beats_per_s=2.3),
+                       beats_per_s=2.3, key=65),
     "metal": GenreStyle("drive", (1.0, 0.5, 0.33, 0.25, 0.2), 38, 50, (0, 1, 3, 5, 7, 8, 10),
-                        8.0, kick=0.4, snare=0.2, beats_per_s=4.0),
+                        8.0, kick=0.4, snare=0.2, beats_per_s=4.0, key=45),
     "pop": GenreStyle("partials", (1.0, 0.5, 0.33, 0.25, 0.2, 0.17, 0.14, 0.12), 62, 79,
-                      MAJOR, 4.0, snare=0.3, beats_per_s=1.9),
+                      MAJOR, 4.0, snare=0.3, beats_per_s=1.9, key=85),
     "reggae": GenreStyle("partials", (1.0, 0.0, 0.11, 0.0, 0.04), 57, 72, MINOR, 2.0,
-                         staccato=0.35, snare=0.25, beats_per_s=1.2),
+                         staccato=0.35, snare=0.25, beats_per_s=1.2, key=75),
     "rock": GenreStyle("drive", (1.0, 0.0, 0.33, 0.0, 0.2), 47, 62, (0, 3, 5, 7, 10), 5.0,
-                       kick=0.35, snare=0.35, beats_per_s=2.2),
+                       kick=0.35, snare=0.35, beats_per_s=2.2, key=60),
 }
 
 
@@ -125,15 +132,29 @@ def _drum(kind: str, sr: int, rng: np.random.Generator) -> np.ndarray:
     return 0.6 * noise * np.exp(-t * 70.0)
 
 
-def render_clip(genre: str, duration: float, seed: int, sr: int = TOY_SAMPLE_RATE) -> np.ndarray:
-    """Render one clip of ``genre``. -> float32 (round(duration * sr),) in [-1, 1]."""
-    style = STYLES[genre]
+PARTS = ("melody", "drums", "drone")
+
+
+def render_clip(
+    genre: str, duration: float, seed: int, sr: int = TOY_SAMPLE_RATE,
+    parts: tuple[str, ...] = PARTS, style: GenreStyle | None = None,
+) -> np.ndarray:
+    """Render one clip of ``genre``. -> float32 (round(duration * sr),) in [-1, 1].
+
+    ``parts`` (a subset of ``PARTS``) and ``style`` (instead of ``STYLES[genre]``) are for
+    analysis: every part is rendered from the same random draws whatever is kept, so a clip
+    without its melody is the full clip minus the melody (before the peak normalization).
+    """
+    unknown = set(parts) - set(PARTS)
+    if unknown or not parts:
+        raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {parts}")
+    style = style or STYLES[genre]
     rng = np.random.default_rng(seed)
     n_total = int(round(duration * sr))
     melody = np.zeros(n_total)
     tempo = rng.uniform(0.92, 1.08)
     slot = int(sr / (style.notes_per_s * tempo))
-    root = int(rng.integers(0, 12))
+    root = style.key + int(rng.integers(0, KEYS_PER_GENRE))
     pitches = [p for p in range(style.low, style.high + 1) if (p - root) % 12 in style.scale]
     idx = int(rng.integers(len(pitches)))
     for start in range(0, n_total, slot):
@@ -154,14 +175,15 @@ def render_clip(genre: str, duration: float, seed: int, sr: int = TOY_SAMPLE_RAT
         for kind, level in hits:
             hit = level * _drum(kind, sr, rng)[: n_total - start]
             drums[start:start + hit.size] += hit
-    # A drone on the key's root below the melody: the clip never
-    # drops to digital silence (a state an autoregressive model can get stuck in), and the
-    # drone's pitch marks the genre's register throughout.
+    # A drone on the key's root and its octave: the clip never drops to digital silence (a
+    # state an autoregressive model can get stuck in), and the drone, a steady tone a small
+    # model renders reliably, marks the genre throughout: the genres' drone bands (``key``)
+    # are five semitones apart.
     t = np.arange(n_total) / sr
-    drone_low = max(36, style.low - 12)
-    drone_hz = _midi_hz(drone_low + (root - drone_low) % 12)
-    drone = np.sin(2 * np.pi * drone_hz * t + rng.uniform(0, 2 * np.pi))
-    mix = 0.45 * melody + 0.12 * drone + drums
+    phase = 2 * np.pi * _midi_hz(root) * t + rng.uniform(0, 2 * np.pi)
+    drone = np.sin(phase) + 0.6 * np.sin(2 * phase)
+    levels = {"melody": MELODY_LEVEL * melody, "drums": drums, "drone": DRONE_LEVEL * drone}
+    mix = sum(levels[p] for p in parts)
     mix *= rng.uniform(0.6, 0.8) / max(1e-6, float(np.max(np.abs(mix))))
     return mix.astype(np.float32)
 
