@@ -124,7 +124,7 @@ def test_drone_sounds_in_the_genres_key_band(genre: str) -> None:
     style = STYLES[genre]
     keys = [s.key for s in STYLES.values()]
     low_hz = 440.0 * 2 ** ((min(keys) - 0.5 - 69) / 12)
-    high_hz = 440.0 * 2 ** ((max(keys) + 3.5 - 69) / 12)
+    high_hz = 440.0 * 2 ** ((max(keys) + KEYS_PER_GENRE - 0.5 - 69) / 12)
     for seed in range(4):
         x = render_clip(genre, 4.0, seed=100 + seed)
         power = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
@@ -133,7 +133,7 @@ def test_drone_sounds_in_the_genres_key_band(genre: str) -> None:
         peak = 69 + 12 * np.log2(freqs[band][power[band].argmax()] / 440.0)
         roots = range(style.key, style.key + KEYS_PER_GENRE)
         assert any(abs(peak - r) < 0.5 or abs(peak - r - 12) < 0.5 for r in roots), (
-            f"{genre}: strongest peak at MIDI {peak:.1f}, key band {style.key}..{style.key + 3}")
+            f"{genre}: strongest peak at MIDI {peak:.1f}, key band from {style.key}")
 
 
 def test_parts_are_rendered_from_the_same_draws() -> None:
