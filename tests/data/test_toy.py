@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from wavegen.audio import resample
 from wavegen.data.toy import (
     GTZAN_GENRES,
     KEYS_PER_GENRE,
     STYLES,
     TOY_SAMPLE_RATE,
+    labelled_clips,
     make_toy_corpus,
     render_clip,
 )
@@ -152,3 +154,11 @@ def test_parts_are_rendered_from_the_same_draws() -> None:
 def test_unknown_or_no_parts_are_refused(parts: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match="subset"):
         render_clip("rock", 0.1, seed=0, parts=parts)
+
+
+def test_labelled_clips_are_resampled_renderings_in_genre_order() -> None:
+    clips, labels = labelled_clips(7, 2, 0.5, 8000, parts=("drone",))
+    assert labels.tolist() == [g for g in range(len(GTZAN_GENRES)) for _ in range(2)]
+    assert all(c.shape == (4000,) for c in clips)
+    again = render_clip(GTZAN_GENRES[3], 0.5, seed=7 * 1000 + 3 * 100 + 1, parts=("drone",))
+    np.testing.assert_allclose(clips[7], resample(again, TOY_SAMPLE_RATE, 8000), atol=1e-7)

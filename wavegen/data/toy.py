@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wavegen.audio import write_wav
+from wavegen.audio import resample, write_wav
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop",
                 "jazz", "metal", "pop", "reggae", "rock")
@@ -186,6 +186,27 @@ def render_clip(
     mix = sum(levels[p] for p in parts)
     mix *= rng.uniform(0.6, 0.8) / max(1e-6, float(np.max(np.abs(mix))))
     return mix.astype(np.float32)
+
+
+def labelled_clips(
+    seed: int, per_genre: int, seconds: float, rate: int, parts: tuple[str, ...] = PARTS,
+    styles: dict[str, GenreStyle] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """``per_genre`` fresh clips of every genre at ``rate`` Hz, for classifier checks.
+
+    Clip k of genre g has seed ``seed * 1000 + g * 100 + k`` (independent of the corpus on
+    disk); ``parts`` and ``styles`` (per genre) go to :func:`render_clip`.
+    Returns clips [(round(seconds * rate),)] and their genre indices (N,).
+    """
+    clips, labels = [], []
+    for g, genre in enumerate(GTZAN_GENRES):
+        style = styles[genre] if styles else None
+        for k in range(per_genre):
+            x = render_clip(genre, seconds, seed=seed * 1000 + g * 100 + k, parts=parts,
+                            style=style)
+            clips.append(resample(x, TOY_SAMPLE_RATE, rate))
+            labels.append(g)
+    return clips, np.asarray(labels)
 
 
 def make_toy_corpus(

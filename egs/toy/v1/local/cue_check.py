@@ -21,33 +21,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import numpy as np
 import torch
 
-from wavegen.audio import resample
-from wavegen.data.toy import GTZAN_GENRES, STYLES, TOY_SAMPLE_RATE, render_clip
+from wavegen.data.toy import GTZAN_GENRES, STYLES, labelled_clips
 from wavegen.eval.classifier import ClassifierConfig, predict, train_classifier
 
+PURE = {genre: dataclasses.replace(style, timbre="partials", partials=(1.0,))
+        for genre, style in STYLES.items()}
 VARIANTS = {
     "full": {},
-    "pure-melody": {"pure": True},
+    "pure-melody": {"styles": PURE},
     "no-melody": {"parts": ("drums", "drone")},
 }
-
-
-def clips(seed: int, per_genre: int, seconds: float, rate: int, pure: bool = False,
-          parts: tuple[str, ...] = ("melody", "drums", "drone")) -> tuple[list, np.ndarray]:
-    out, labels = [], []
-    for g, genre in enumerate(GTZAN_GENRES):
-        style = STYLES[genre]
-        if pure:
-            style = dataclasses.replace(style, timbre="partials", partials=(1.0,))
-        for k in range(per_genre):
-            x = render_clip(genre, seconds, seed=seed * 1000 + g * 100 + k, parts=parts,
-                            style=style)
-            out.append(resample(x, TOY_SAMPLE_RATE, rate))
-            labels.append(g)
-    return out, np.array(labels)
 
 
 def main() -> None:
@@ -59,12 +44,12 @@ def main() -> None:
                     help="training clips (4 s) per genre; 5 test clips (3 s) per genre")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    train, labels = clips(101, args.clips, 4.0, args.rate)
+    train, labels = labelled_clips(101, args.clips, 4.0, args.rate)
     clf = train_classifier(train, list(labels), len(GTZAN_GENRES),
                            ClassifierConfig(sample_rate=args.rate), steps=args.steps,
                            seed=args.seed)
     for name, kwargs in VARIANTS.items():
-        test, truth = clips(202, 5, 3.0, args.rate, **kwargs)
+        test, truth = labelled_clips(202, 5, 3.0, args.rate, **kwargs)
         pred = predict(clf, test).argmax(1)
         wrong = [f"{GTZAN_GENRES[t]}->{GTZAN_GENRES[p]}" for t, p in zip(truth, pred, strict=True)
                  if t != p]
