@@ -22,6 +22,12 @@ def _toy_corpus(a: argparse.Namespace) -> None:
     print(root)
 
 
+def _render_corpus(a: argparse.Namespace) -> None:
+    from wavegen.data.render import make_rendered_corpus
+
+    print(make_rendered_corpus(a.out, a.clips_per_genre, a.duration, a.seed, jobs=a.jobs))
+
+
 def _download(a: argparse.Namespace) -> None:
     from wavegen.data.download import download_corpus, specs_with_checksums
 
@@ -128,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--clips-per-genre", type=int, default=20, help="clips per genre")
     sp.add_argument("--duration", type=float, default=5.0, help="seconds per clip")
     sp.add_argument("--seed", type=int, default=0, help="corpus seed (deterministic)")
+
+    sp = add("render-corpus", _render_corpus,
+             "Compose genre arrangements and render them with a General MIDI SoundFont, in "
+             "GTZAN's layout (OUT/genres/<genre>/<genre>.000NN.wav, 22050 Hz mono).")
+    sp.add_argument("out", help="output folder")
+    sp.add_argument("--clips-per-genre", type=int, default=100, help="clips per genre")
+    sp.add_argument("--duration", type=float, default=30.0, help="seconds per clip (GTZAN: 30)")
+    sp.add_argument("--seed", type=int, default=0, help="corpus seed (deterministic)")
+    sp.add_argument("--jobs", type=int, default=1, help="parallel rendering processes")
 
     sp = add("download", _download,
              "Download and extract a corpus (resumable, checksummed, several mirrors).")

@@ -14,8 +14,9 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=100
 nj=2                        # parallel jobs for data work
-clips_per_genre=30          # toy corpus size
-clip_duration=6.0           # seconds per toy clip
+corpus=rendered             # rendered: GM SoundFont arrangements; procedural: synthetic toy
+clips_per_genre=12          # corpus size
+clip_duration=30.0          # seconds per clip (GTZAN's length)
 corpus_seed=0
 train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
@@ -29,7 +30,7 @@ data=data
 dump=dump
 exp=exp/wavenet
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--train-config FILE] [...]
-Stages: 0 toy corpus, 1 data dirs, 2 dump, 3 evaluation classifier, 4 train, 5 synthesize,
+Stages: 0 corpus (--corpus rendered|procedural), 1 data dirs, 2 dump, 3 evaluation classifier, 4 train, 5 synthesize,
         6 evaluate, 7 listening test and report."
 . utils/parse_options.sh
 
@@ -38,9 +39,14 @@ sample_rate=${sample_rate:-16000}
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   if stage_done "$db/.done"; then log "stage 0: toy corpus exists in $db, skipping"; else
-    log "stage 0: writing the toy corpus ($clips_per_genre clips x 10 genres) to $db"
-    wavegen toy-corpus "$db" --clips-per-genre "$clips_per_genre" --duration "$clip_duration" \
-      --seed "$corpus_seed"
+    log "stage 0: writing the $corpus corpus ($clips_per_genre clips x 10 genres) to $db"
+    case "$corpus" in
+      rendered) wavegen render-corpus "$db" --clips-per-genre "$clips_per_genre" \
+                  --duration "$clip_duration" --seed "$corpus_seed" --jobs "$nj" ;;
+      procedural) wavegen toy-corpus "$db" --clips-per-genre "$clips_per_genre" \
+                    --duration "$clip_duration" --seed "$corpus_seed" ;;
+      *) echo "$0: --corpus must be rendered or procedural, got '$corpus'" >&2; exit 2 ;;
+    esac
     mark_done "$db/.done"
   fi
 fi
