@@ -20,6 +20,7 @@ TINY = {
 
 
 def run_recipe(tmp_path, *args):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     conf = tmp_path / "tiny.yaml"
     conf.write_text(yaml.safe_dump(TINY))
     env_path = str(Path(sys.executable).parent)
@@ -68,3 +69,13 @@ def test_stage_range_and_bad_option(tmp_path):
     bad = run_recipe(tmp_path, "--no-such-option", "1")
     assert bad.returncode == 1
     assert "invalid option --no-such-option" in bad.stderr
+
+
+def test_stage_0_writes_either_corpus_and_refuses_another(tmp_path):
+    for corpus in ("rendered", "procedural"):
+        run = run_recipe(tmp_path / corpus, "--corpus", corpus, "--stop-stage", "0")
+        assert run.returncode == 0, run.stderr
+        assert f"writing the {corpus} corpus" in run.stderr
+        assert len(list((tmp_path / corpus / "db" / "genres").glob("*/*.wav"))) == 30
+    bad = run_recipe(tmp_path / "bad", "--corpus", "midi", "--stop-stage", "0")
+    assert bad.returncode == 2 and "--corpus must be rendered or procedural" in bad.stderr

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Measure a model as docs/default_model.md does: 10 clips per genre for each of 3 synthesis
+# seeds, scored by `wavegen eval` against the real test clips with the stage-3 classifier,
+# with the copy check against the training clips.
+#
+# Usage: local/measure.sh [--duration 4.5] [--count 10] [--seeds "1 2 3"] [--data data]
+#                         [--dump dump] <model.pt> <out-dir>
+# Writes <out-dir>/seed<S>/{synth,eval/eval.json} and prints one summary line per seed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. ./path.sh
+duration=4.5     # at least the receptive field (1.06 s for the shipped model) plus 3 s
+count=10
+seeds="1 2 3"
+data=data
+dump=dump
+help_message="Usage: $0 [--duration S] [--count N] [--seeds \"1 2 3\"] [--data D] [--dump D] <model.pt> <out-dir>"
+. utils/parse_options.sh
+[ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
+model=$1 out=$2
+for seed in $seeds; do
+  wavegen synth --model "$model" --genre all --count "$count" --duration "$duration" \
+    --seed "$seed" --out-dir "$out/seed$seed/synth" >/dev/null
+  echo "seed $seed: $(wavegen eval --gen "$out/seed$seed/synth" --ref "$data/test" \
+    --train "$data/train" --classifier "$dump/classifier/classifier.pt" \
+    --out "$out/seed$seed/eval")"
+done
