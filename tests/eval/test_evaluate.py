@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from wavegen.audio import write_wav
+from wavegen.audio import read_audio, write_wav
 from wavegen.cli import main
 from wavegen.data.dump import dump_data_dir
 from wavegen.data.gtzan import prepare_gtzan
@@ -74,6 +74,15 @@ def test_real_clips_score_like_real_and_noise_does_not(corpus, tmp_path):
     assert confusion.shape == (10, 10) and confusion.sum() == bad["generated"]["n"] == 20
     on_disk = json.loads((tmp_path / "eval-noise" / "eval.json").read_text())
     assert on_disk["generated"]["n"] == 20 and on_disk["real"]["n"] == 20
+    # Rhythm: copies of the real clips have the real clips' statistics; without --train
+    # there is no copies entry.
+    attacks = good["attacks"]["per_genre"]
+    assert set(attacks) == set(good["generated"]["per_genre_accuracy"])
+    for entry in attacks.values():
+        assert entry["real"]["n"] == entry["generated"]["n"] >= 1
+        assert entry["onset_rate"]["ratio"] in (None, pytest.approx(1.0))
+        assert entry["generated"]["tempos"] == entry["real"]["tempos"]
+    assert "attacks" in on_disk and "copies" not in on_disk
 
 
 def test_eval_reports_model_nll_and_report_links_are_relative(corpus, tmp_path):
@@ -83,11 +92,32 @@ def test_eval_reports_model_nll_and_report_links_are_relative(corpus, tmp_path):
     save_model(tmp_path / "model.pt", model, RATE, vocab)
     exp = tmp_path / "exp"
     gen = _as_generated(corpus / "data" / "test", tmp_path / "gen")
+    # Plant a copy of 1.5 s of a training clip, from 0.4 s on, under noise at 30 dB SNR.
+    train = corpus / "data" / "train"
+    utt, path = next(iter(read_table(train / "wav.scp").items()))
+    samples, sr = read_audio(path)
+    piece = samples[int(0.4 * sr):int(1.9 * sr)]
+    noise = np.random.default_rng(1).standard_normal(piece.size) * piece.std() / 30
+    write_wav(gen / f"{read_table(train / 'utt2genre')[utt]}_900.wav", piece + noise, sr)
     assert main(["eval", "--gen", str(gen), "--ref", str(corpus / "data" / "test"),
                  "--classifier", str(corpus / "clf.pt"), "--out", str(exp / "eval" / "copies"),
-                 "--model", str(tmp_path / "model.pt"), "--nll-seconds", "0.5"]) == 0
+                 "--model", str(tmp_path / "model.pt"), "--nll-seconds", "0.5",
+                 "--train", str(train)]) == 0
     result = json.loads((exp / "eval" / "copies" / "eval.json").read_text())
     assert 6.0 < result["nll_bits_per_sample"] < 9.0  # untrained: about log2(256) = 8 bits
+    copies = result["copies"]
+    planted = next(c for c in copies["clips"] if c["file"].endswith("_900.wav"))
+    assert planted["flagged"] and planted["max_ncc"] > 0.99 and planted["ncc_train_utt"] == utt
+    assert planted["ncc_offset_seconds"] - planted["ncc_window_seconds"] == pytest.approx(
+        0.4, abs=1e-3)
+    base = copies["real_vs_train"]
+    assert base["n"] == 20 and copies["threshold"] == max(0.8, base["max"])
+    # The other clips are the held-out real clips themselves: they score what the real
+    # excerpts score, and none is flagged.
+    others = [c for c in copies["clips"] if c is not planted]
+    assert sorted(c["max_ncc"] for c in others) == pytest.approx(sorted(base["max_ncc"]))
+    assert not any(c["flagged"] for c in others) and copies["n_flagged"] == 1
+    assert sorted(base["utts"]) == sorted(result["real"]["utts"])
     (exp / "train_log.csv").write_text("step,loss_bits,valid_bits,lr,samples_per_s\n"
                                        "1,8.0,,0.001,100\n2,7.0,7.5,0.001,100\n")
     index = write_report(exp)
@@ -96,6 +126,11 @@ def test_eval_reports_model_nll_and_report_links_are_relative(corpus, tmp_path):
     assert links and all(not link.startswith(("/", "http")) for link in links)
     assert all((index.parent / link).is_file() for link in links)
     assert "conditional accuracy" in page and "training.png" in page
+    # Per genre: rhythm table and real and generated clips side by side; the copies table
+    # with the planted clip highlighted and played next to its training source.
+    assert page.count("onsets / s") == 10 and page.count("<figcaption>real: ") == 10
+    assert "Copies of training audio" in page and page.count("<tr class=flag>") == 1
+    assert f"training: {utt} from 0.4 s" in page
     assert str(tmp_path) not in page.replace(str(corpus / "clf.pt"), "")
 
 
@@ -110,3 +145,15 @@ def test_eval_errors(corpus, tmp_path):
                  tmp_path / "o")
     with pytest.raises(WavegenError, match="neither eval"):
         write_report(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--train", "no-such-dir"], "is not a folder"),
+    (["--copy-threshold", "1.5"], "copy threshold 1.5 is not in"),
+])
+def test_eval_rejects_bad_copy_arguments(corpus, tmp_path, capsys, extra, message):
+    data = str(corpus / "data" / "test")
+    assert main(["eval", "--gen", data, "--ref", data, "--classifier", str(corpus / "clf.pt"),
+                 "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and not (tmp_path / "o").exists()

@@ -20,13 +20,15 @@ def _eval(a: argparse.Namespace) -> None:
     from wavegen.eval.evaluate import evaluate
 
     result = evaluate(a.gen, a.ref, a.classifier, a.out, a.model, a.nll_seconds,
-                      a.max_seconds, a.seed)
+                      a.max_seconds, a.seed, a.train, a.copy_threshold)
     summary = {"conditional_accuracy": result["generated"]["conditional_accuracy"],
                "real_accuracy": result["real"]["accuracy"],
                "fd": result["frechet"]["generated_vs_real"]["fd"],
                "fd_real_vs_real": result["frechet"]["real_vs_real"]["fd"]}
     if "nll_bits_per_sample" in result:
         summary["nll_bits_per_sample"] = result["nll_bits_per_sample"]
+    if "copies" in result:
+        summary["copies_flagged"] = result["copies"]["n_flagged"]
     print(json.dumps(summary))
 
 
@@ -68,7 +70,9 @@ def add_eval_parsers(sub) -> None:
                     help="use at most this much of each clip")
 
     h = ("Score generated <genre>_<k>.wav clips: conditional accuracy, confusion, inception "
-         "score, Frechet distance to real clips, and the model's test NLL; writes OUT/eval.json.")
+         "score, Frechet distance to real clips, rhythm (onsets, tempo) against real clips, "
+         "the model's test NLL and, with --train, closeness to the training audio; writes "
+         "OUT/eval.json.")
     ep = sub.add_parser("eval", help=h, description=h)
     ep.set_defaults(func=_eval)
     ep.add_argument("--gen", required=True, help="folder of generated <genre>_<k>.wav clips")
@@ -81,6 +85,12 @@ def add_eval_parsers(sub) -> None:
     ep.add_argument("--max-seconds", type=float, default=30.0,
                     help="use at most this much of each real clip")
     ep.add_argument("--seed", type=int, default=0, help="seed of the FD subsets and halves")
+    ep.add_argument("--train", default=None,
+                    help="training data (data dir or dump): report each clip's nearest "
+                         "training clip and flag clips that copy training audio")
+    ep.add_argument("--copy-threshold", type=float, default=None,
+                    help="flag clips whose max 1 s cross-correlation with the training audio "
+                         "exceeds this (default: max(0.8, what held-out real clips reach))")
 
     h = "Plot training and validation bits/sample and the learning rate of EXP to a PNG."
     pp = sub.add_parser("plot-training", help=h, description=h)

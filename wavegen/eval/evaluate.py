@@ -4,7 +4,7 @@ Generated clips are the WAVs ``wavegen synth --genre all --out-dir DIR`` writes:
 ``<genre>_<k>.wav``; the requested genre is the part before the last ``_``. Files whose
 prefix is not in the vocabulary (mixes, primers) are skipped with a warning.
 
-Writes ``eval.json`` (documented in :func:`evaluate`).
+Writes ``eval.json`` (documented in :func:`evaluate` and docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from wavegen.audio import mu_law_encode, read_audio, resample
 from wavegen.data.dump import LABEL_FILES, DumpStore
 from wavegen.data.kaldi import read_table, read_vocab
 from wavegen.errors import WavegenError
+from wavegen.eval.attacks import attacks_by_genre
 from wavegen.eval.classifier import accuracy, embed, load_classifier, predict
+from wavegen.eval.copies import BASELINE_CLIPS, baseline_excerpts, find_copies
 from wavegen.eval.metrics import (
     confusion_matrix,
     frechet_between,
@@ -124,11 +126,32 @@ def _fd(a: np.ndarray, b: np.ndarray) -> float | None:
     return frechet_between(a, b) if len(a) >= 2 and len(b) >= 2 else None
 
 
+def _copies(clf: Any, gen: list[np.ndarray], gen_paths: list[Path], gen_emb: np.ndarray,
+            train: str | os.PathLike[str], real: list[np.ndarray], real_utts: list[str],
+            real_labels: list[list[str]], rate: int, max_seconds: float | None,
+            threshold: float | None) -> dict[str, Any]:
+    """The ``copies`` entry: generated clips against the training audio. Without a given
+    threshold, up to ``BASELINE_CLIPS`` held-out real excerpts as long as the generated clips
+    set it (their windows join the cross-correlation scan)."""
+    train_clips, train_utts, _, _, train_files = load_labeled(train, rate, max_seconds)
+    length = int(np.median([c.size for c in gen]))
+    n_real = 0 if threshold is not None else min(BASELINE_CLIPS, len(gen))
+    excerpts, picked = baseline_excerpts(real, real_labels, n_real, length)
+    result = find_copies(gen, [str(p) for p in gen_paths], gen_emb, train_clips, train_utts,
+                         embed(clf, train_clips), rate, excerpts, [real_utts[i] for i in picked],
+                         threshold, train_files)
+    result["train"] = str(train)
+    log.info("copies: %d of %d clips flagged (max NCC > %.3f against %d training clips)",
+             result["n_flagged"], len(gen), result["threshold"], len(train_clips))
+    return result
+
+
 def evaluate(
     gen_dir: str | os.PathLike[str], ref: str | os.PathLike[str],
     classifier: str | os.PathLike[str], out: str | os.PathLike[str],
     model: str | os.PathLike[str] | None = None, nll_seconds: float = 4.0,
     max_seconds: float | None = 30.0, seed: int = 0,
+    train: str | os.PathLike[str] | None = None, copy_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate generated clips; write ``out/eval.json`` and return its contents.
 
@@ -137,8 +160,19 @@ def evaluate(
     classifier on the real clips: accuracy = the ceiling, inception score); ``frechet``
     (generated vs real overall and per genre with n, the 1/n-extrapolated FD_inf, and the
     real-vs-real line from two halves of the real clips); ``nll_bits_per_sample`` of the model on
-    the real clips (when ``model`` is given); the inputs' paths.
+    the real clips (when ``model`` is given); ``attacks`` (per genre: onset rate, onset
+    strength and tempo of real vs generated clips, :mod:`wavegen.eval.attacks`); with
+    ``train`` (the training data dir or dump), ``copies``: each generated clip's nearest
+    training clip by embedding and its highest 1 s cross-correlation with the training audio
+    (:mod:`wavegen.eval.copies`; ``copy_threshold`` None = the automatic threshold there);
+    the inputs' paths.
     """
+    if train is not None and not Path(train).is_dir():
+        raise WavegenError(f"training data {train} is not a folder; pass the training data dir "
+                           "(data/train) or its dump to --train")
+    if copy_threshold is not None and not 0.0 < copy_threshold <= 1.0:
+        raise WavegenError(f"copy threshold {copy_threshold} is not in (0, 1]; pass a "
+                           "correlation such as 0.9, or leave it out for the automatic one")
     clf, clf_metrics = load_classifier(classifier)
     rate, vocab = clf.cfg.sample_rate, clf.vocab
     gen, requested, gen_paths = load_generated(gen_dir, vocab, rate)
@@ -190,6 +224,10 @@ def evaluate(
             "per_genre": fd_per_genre,
         },
     }
+    result["attacks"] = attacks_by_genre(real, real_labels, gen, [vocab[i] for i in req], rate)
+    if train is not None:
+        result["copies"] = _copies(clf, gen, gen_paths, gen_emb, train, real, utts,
+                                   real_labels, rate, max_seconds, copy_threshold)
     if model is not None:
         net, info = load_model(model)
         if info.vocab != vocab:

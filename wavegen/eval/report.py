@@ -94,25 +94,28 @@ def plot_spectrogram(samples: np.ndarray, rate: int, png: Path) -> None:
     plt.close(fig)
 
 
-def _clip(src: str, name: str, out: Path) -> tuple[str, str]:
-    """Copy the first seconds of ``src`` to ``out/audio/name.wav`` with its spectrogram."""
+def _clip(src: str, name: str, out: Path, start: float = 0.0) -> tuple[str, str]:
+    """Copy ``CLIP_SECONDS`` of ``src`` from ``start`` seconds to ``out/audio/name.wav``, with
+    its spectrogram in ``out/img/name.png``; returns both relative links."""
     samples, rate = read_audio(src)
-    samples = samples[: int(CLIP_SECONDS * rate)]
+    first = min(int(start * rate), max(0, samples.size - 1))
+    samples = samples[first: first + int(CLIP_SECONDS * rate)]
     write_wav(out / "audio" / f"{name}.wav", samples, rate)
     plot_spectrogram(samples, rate, out / "img" / f"{name}.png")
     return f"audio/{name}.wav", f"img/{name}.png"
 
 
-def _fmt(value: Any, pct: bool = False) -> str:
+def _fmt(value: Any, pct: bool = False, digits: int = 3) -> str:
     if value is None:
         return "&ndash;"
-    return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
+    return f"{100 * value:.1f}%" if pct else f"{value:.{digits}f}"
 
 
 def _metrics_table(systems: dict[str, dict[str, Any]]) -> str:
     rows = []
     for name, ev in systems.items():
         g, r, fd = ev["generated"], ev["real"], ev["frechet"]
+        copies = (f"{ev['copies']['n_flagged']} / {g['n']}" if "copies" in ev else "&ndash;")
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{g['n']}</td>"
             f"<td>{_fmt(g['conditional_accuracy'], True)}</td><td>{_fmt(r['accuracy'], True)}</td>"
@@ -120,45 +123,113 @@ def _metrics_table(systems: dict[str, dict[str, Any]]) -> str:
             f"<td>{_fmt(fd['generated_vs_real']['fd'])}</td>"
             f"<td>{_fmt(fd['generated_vs_real'].get('fd_inf'))}</td>"
             f"<td>{_fmt(fd['real_vs_real']['fd'])}</td>"
-            f"<td>{_fmt(ev.get('nll_bits_per_sample'))}</td></tr>")
+            f"<td>{_fmt(ev.get('nll_bits_per_sample'))}</td><td>{copies}</td></tr>")
     return ("<table><tr><th>system</th><th>clips</th><th>conditional accuracy</th>"
             "<th>real-clip accuracy (ceiling)</th><th>IS generated</th><th>IS real</th>"
             "<th>FD gen vs real</th><th>FD&infin; (1/n fit)</th><th>FD real vs real</th>"
-            "<th>test NLL (bits/sample)</th></tr>" + "".join(rows) + "</table>")
+            "<th>test NLL (bits/sample)</th><th>copies flagged</th></tr>" + "".join(rows)
+            + "</table>")
+
+
+def _figure(src: str, tag: str, caption: str, out: Path, start: float = 0.0) -> str:
+    """A spectrogram and a player for ``src``, or "" (with a warning) when it cannot be read."""
+    try:
+        audio, img = _clip(src, tag.replace("/", "_"), out, start)
+    except WavegenError as err:
+        log.warning("report: %s", err)
+        return ""
+    return (f'<figure><figcaption>{html.escape(caption)}</figcaption><img src="{img}" alt="">'
+            f'<audio controls preload="none" src="{audio}"></audio></figure>')
+
+
+def _attacks_table(entry: dict[str, Any]) -> str:
+    """Real vs generated rhythm statistics of one genre (``eval.json`` ``attacks``)."""
+    rows = []
+    for side in ("real", "generated"):
+        s = entry[side]
+        rows.append(f"<tr><td>{side}</td><td>{s['n']}</td>"
+                    f"<td>{_fmt(s['onset_rate'], digits=2)}</td>"
+                    f"<td>{_fmt(s['onset_strength'], digits=2)}</td>"
+                    f"<td>{_fmt(s['tempo_median'], digits=0)}</td></tr>")
+    cells = []
+    for key in ("onset_rate", "onset_strength"):
+        ok = entry[key]["within_0.5x_2x"]
+        mark = "" if ok is None else (" (within 0.5-2x)" if ok else " (outside 0.5-2x)")
+        cls = " class=flag" if ok is False else ""
+        cells.append(f"<td{cls}>{_fmt(entry[key]['ratio'], digits=2)}{mark}</td>")
+    rows.append("<tr><td>generated / real</td><td></td>" + "".join(cells) + "<td></td></tr>")
+    return ("<table><tr><th></th><th>clips</th><th>onsets / s</th><th>onset strength</th>"
+            "<th>median tempo (bpm)</th></tr>" + "".join(rows) + "</table>")
 
 
 def _genre_section(name: str, ev: dict[str, Any], out: Path, per_genre: int) -> str:
+    """Per genre: the classifier's accuracy, the rhythm table, and real and generated clips
+    side by side."""
     g, r = ev["generated"], ev["real"]
     real_files = r.get("files") or []
+    attacks = ev.get("attacks", {}).get("per_genre", {})
     parts = []
     for genre in ev["vocab"]:
         gen = [f for f, q in zip(g["files"], g["requested"], strict=True) if q == genre]
-        real = [f for f, lab in zip(real_files, r["labels"], strict=False)
+        real = [(u, f) for u, f, lab in zip(r["utts"], real_files, r["labels"], strict=False)
                 if genre in lab.split(",")]
         if not gen:
             continue
         acc = g["per_genre_accuracy"].get(genre)
-        cells = []
-        for kind, files in (("generated", gen[:per_genre]), ("real", real[:1])):
-            for k, src in enumerate(files):
-                tag = f"{name}-{genre}-{kind}-{k}".replace("/", "_")
-                try:
-                    audio, img = _clip(src, tag, out)
-                except WavegenError as err:
-                    log.warning("report: %s", err)
-                    continue
-                cells.append(f'<figure><figcaption>{kind}</figcaption><img src="{img}" alt="">'
-                             f'<audio controls preload="none" src="{audio}"></audio></figure>')
+        cells = [_figure(f, f"{name}-{genre}-real-{k}", f"real: {u}", out)
+                 for k, (u, f) in enumerate(real[:1])]
+        cells += [_figure(f, f"{name}-{genre}-generated-{k}", f"generated: {Path(f).name}", out)
+                  for k, f in enumerate(gen[:per_genre])]
+        table = _attacks_table(attacks[genre]) if genre in attacks else ""
         parts.append(f"<h3>{html.escape(genre)} <small>(classifier names it in "
-                     f"{_fmt(acc, True)} of clips)</small></h3><div class=row>"
+                     f"{_fmt(acc, True)} of clips)</small></h3>{table}<div class=row>"
                      + "".join(cells) + "</div>")
+    if not real_files:
+        parts.append("<p><small>No real clips to play: the reference was a dump.</small></p>")
     return "".join(parts)
+
+
+def _copies_section(name: str, copies: dict[str, Any], out: Path, max_pairs: int = 4) -> str:
+    """Each generated clip's closeness to the training audio; flagged rows highlighted, and
+    the first flagged clips next to the training stretch they match."""
+    base = copies["real_vs_train"]
+    rows, pairs = [], []
+    for c in sorted(copies["clips"], key=lambda c: -c["max_ncc"]):
+        at = ("&ndash;" if c["ncc_offset_seconds"] is None else
+              f"{c['ncc_window_seconds']:.1f} s &rarr; {c['ncc_offset_seconds']:.2f} s")
+        rows.append(f"<tr{' class=flag' if c['flagged'] else ''}>"
+                    f"<td>{html.escape(Path(c['file']).name)}</td>"
+                    f"<td>{html.escape(str(c['nearest_train_utt']))}</td>"
+                    f"<td>{_fmt(c['embedding_distance'])}</td><td>{_fmt(c['max_ncc'])}</td>"
+                    f"<td>{html.escape(str(c['ncc_train_utt'] or '-'))}</td><td>{at}</td>"
+                    f"<td>{'yes' if c['flagged'] else 'no'}</td></tr>")
+        if c["flagged"] and c["ncc_train_file"] and len(pairs) < max_pairs:
+            k = len(pairs)
+            start = max(0.0, c["ncc_offset_seconds"] - c["ncc_window_seconds"])
+            pairs.append("<div class=row>" + _figure(
+                c["file"], f"{name}-copy-{k}-generated", f"generated: {Path(c['file']).name}",
+                out) + _figure(c["ncc_train_file"], f"{name}-copy-{k}-train",
+                               f"training: {c['ncc_train_utt']} from {start:.1f} s", out,
+                               start) + "</div>")
+    note = (f"<p><small>{copies['n_flagged']} of {len(copies['clips'])} clips flagged: max "
+            f"normalized cross-correlation of a {copies['window_seconds']:g} s window with the "
+            f"training audio ({copies['n_train']} clips) above {_fmt(copies['threshold'])} "
+            f"({html.escape(copies['threshold_rule'])}). "
+            + (f"Held-out real excerpts (n={base['n']}) reach median {_fmt(base['median'])}, "
+               f"max {_fmt(base['max'])}. " if base["n"] else "")
+            + f"Embedding distance: {html.escape(copies['embedding_distance'])}.</small></p>")
+    return ("<h3>Copies of training audio</h3>" + note
+            + "<table><tr><th>clip</th><th>nearest training clip (embedding)</th>"
+            "<th>embedding distance</th><th>max NCC</th><th>NCC training clip</th>"
+            "<th>window &rarr; training offset</th><th>flagged</th></tr>" + "".join(rows)
+            + "</table>" + "".join(pairs))
 
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .6em}
 th{background:#f3f3f3}.row{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}
-figure img{display:block;width:256px}audio{width:256px}small{color:#666;font-weight:normal}"""
+figure img{display:block;width:256px}audio{width:256px}small{color:#666;font-weight:normal}
+tr.flag td,td.flag{background:#fdd}"""
 
 
 def write_report(exp_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
@@ -192,6 +263,8 @@ def write_report(exp_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
                        f"{name}: requested vs classified")
         body.append(f"<h2>{html.escape(name)}</h2><img src=\"{png}\" alt=\"confusion matrix\">")
         body.append(_genre_section(name, ev, tmp, clips_per_genre))
+        if "copies" in ev:
+            body.append(_copies_section(name, ev["copies"], tmp))
     page = ("<!doctype html><html><head><meta charset=utf-8><title>wavegen report</title>"
             f"<style>{CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
     (tmp / "index.html").write_text(page, encoding="utf-8")
