@@ -1,6 +1,6 @@
 """Generation speed of each engine on a model, batch 1 and a genre batch.
 
-    python benchmarks/engine_speed.py                      # the packaged toy model
+    python benchmarks/engine_speed.py                      # the packaged default model
     python benchmarks/engine_speed.py --model exp/model.pt --samples 4000 --json out.json
 
 Prints samples/s per batch row and aggregate, and the real-time factor (generated audio
@@ -34,7 +34,7 @@ def measure(weights, cond, engine: str, n: int, repeats: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="model file (default: packaged toy model)")
+    p.add_argument("--model", default=None, help="model file (default: the packaged default model)")
     p.add_argument("--samples", type=int, default=4000, help="samples per run (cached)")
     p.add_argument("--reference-samples", type=int, default=400, help="samples per run (reference)")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 10], help="batch sizes")

@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out-dir", default=None, help="output folder (several clips)")
     sp.add_argument("--count", type=int, default=1, help="clips per genre (with --out-dir)")
     sp.add_argument("--model", default=None,
-                    help="model file or checkpoint (default: the packaged toy model)")
+                    help="model file or checkpoint (default: the packaged default model)")
     sp.add_argument("--seed", type=int, default=None, help="random seed for reproducible output")
     sp.add_argument("--temperature", type=float, default=None,
                     help="softmax temperature (> 0; default: the model's, else 1)")

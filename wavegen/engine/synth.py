@@ -101,7 +101,7 @@ def synthesize(
         out: the output file, for one clip.
         out_dir: the output folder, for several clips (``<genre>_<k>.wav``).
         count: clips per genre.
-        model: model file or checkpoint; default the packaged toy model.
+        model: model file or checkpoint; default the packaged default model.
         seed: makes the output reproducible.
         temperature, top_p, guidance: sampling controls; None takes the model file's
             defaults (``synth:`` in its training config), else 1.

@@ -19,6 +19,7 @@ help_message="Usage: $0 [--duration S] [--count N] [--seeds \"1 2 3\"] [--data D
 [ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
 model=$1 out=$2
 for seed in $seeds; do
+  mkdir -p "$out/seed$seed/synth"
   wavegen synth --model "$model" --genre all --count "$count" --duration "$duration" \
     --seed "$seed" --out-dir "$out/seed$seed/synth" >/dev/null
   echo "seed $seed: $(wavegen eval --gen "$out/seed$seed/synth" --ref "$data/test" \
