@@ -11,9 +11,9 @@ import soundfile as sf
 from wavegen.cli import build_parser, main
 from wavegen.models.io import default_model_path, load_model
 
-COMMANDS = ["toy-corpus", "download", "prepare", "prepare-mtat", "split-data", "check-audio",
-            "merge-data", "merge-dump", "validate-data-dir", "dump", "train", "synth", "bench",
-            "classifier", "eval", "report", "plot-training", "listen"]
+COMMANDS = ["toy-corpus", "render-corpus", "download", "prepare", "prepare-mtat", "split-data",
+            "check-audio", "merge-data", "merge-dump", "validate-data-dir", "dump", "train",
+            "synth", "bench", "classifier", "eval", "report", "plot-training", "listen"]
 
 
 def test_every_command_has_help(capsys):
