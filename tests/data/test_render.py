@@ -112,7 +112,8 @@ def test_render_clip_refuses_bad_arguments(kwargs):
 
 @pytest.mark.parametrize("kwargs", [
     {"clips_per_genre": 0}, {"clips_per_genre": -1}, {"clips_per_genre": 1.5},
-    {"jobs": 0}, {"jobs": -2}, {"genres": ("polka",)}, {"genres": ()}, {"seconds": float("nan")},
+    {"jobs": 0}, {"jobs": -2}, {"seed": -5}, {"seed": 1.5}, {"genres": ("polka",)},
+    {"genres": ()}, {"seconds": float("nan")},
 ])
 def test_make_rendered_corpus_refuses_bad_arguments(tmp_path, kwargs):
     args = {"clips_per_genre": 1, "seconds": 1.0, **kwargs}
@@ -136,7 +137,7 @@ def test_corpus_in_gtzan_layout_resumes_and_extends(tmp_path):
 
 @pytest.mark.parametrize("flag,value", [
     ("--clips-per-genre", "0"), ("--clips-per-genre", "x"), ("--duration", "inf"),
-    ("--duration", "-3"), ("--jobs", "0"),
+    ("--duration", "-3"), ("--duration", "nan"), ("--jobs", "0"), ("--seed", "-5"),
 ])
 def test_cli_bad_values_exit_2_with_one_line(tmp_path, flag, value):
     r = subprocess.run([sys.executable, "-m", "wavegen", "render-corpus", str(tmp_path / "c"),

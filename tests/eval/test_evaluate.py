@@ -150,6 +150,12 @@ def test_eval_errors(corpus, tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--train", "no-such-dir"], "is not a folder"),
     (["--copy-threshold", "1.5"], "copy threshold 1.5 is not in"),
+    (["--copy-threshold", "0"], "copy threshold 0.0 is not in"),
+    (["--copy-threshold", "-1"], "copy threshold -1.0 is not in"),
+    (["--copy-threshold", "nan"], "copy threshold nan is not in"),
+    (["--copy-threshold", "inf"], "copy threshold inf is not in"),
+    (["--train", ""], "is not a folder"),
+    (["--train", "/dev/null"], "is not a folder"),
 ])
 def test_eval_rejects_bad_copy_arguments(corpus, tmp_path, capsys, extra, message):
     data = str(corpus / "data" / "test")

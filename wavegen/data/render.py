@@ -169,6 +169,8 @@ def make_rendered_corpus(out: str | os.PathLike[str], clips_per_genre: int = 100
     if not isinstance(clips_per_genre, int) or not 1 <= clips_per_genre <= 100000:
         raise WavegenError(f"--clips-per-genre must be an integer in [1, 100000], "
                            f"got {clips_per_genre}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise WavegenError(f"--seed must be a non-negative integer, got {seed!r}")
     if not isinstance(jobs, int) or not 1 <= jobs <= 256:
         raise WavegenError(f"--jobs must be an integer in [1, 256], got {jobs}")
     bad = [g for g in genres if g not in GTZAN_GENRES]

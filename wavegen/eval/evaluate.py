@@ -167,7 +167,7 @@ def evaluate(
     (:mod:`wavegen.eval.copies`; ``copy_threshold`` None = the automatic threshold there);
     the inputs' paths.
     """
-    if train is not None and not Path(train).is_dir():
+    if train is not None and (not str(train) or not Path(train).is_dir()):  # "" is not "."
         raise WavegenError(f"training data {train} is not a folder; pass the training data dir "
                            "(data/train) or its dump to --train")
     if copy_threshold is not None and not 0.0 < copy_threshold <= 1.0:
