@@ -44,7 +44,7 @@ def test_write_clips_to_full_scale(tmp_path: Path) -> None:
 
 def test_write_into_missing_directory(tmp_path: Path) -> None:
     target = tmp_path / "missing" / "a.wav"
-    with pytest.raises(WavegenError, match=r"output directory .*missing does not exist"):
+    with pytest.raises(WavegenError, match=r"output folder .*missing does not exist"):
         write_wav(target, ramp(), 16000)
     assert list(tmp_path.iterdir()) == []
 

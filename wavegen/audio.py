@@ -7,10 +7,6 @@ Mu-law codes are integers in ``[0, n_classes)``.
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -18,6 +14,7 @@ import torch
 import torchaudio.functional as AF
 
 from wavegen.errors import WavegenError
+from wavegen.outputs import atomic_output, write_failure
 
 
 def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
@@ -46,40 +43,14 @@ def resample(samples: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
     return out.numpy()
 
 
-@contextmanager
-def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
-
-    On any error the temporary file is removed, so nothing partial ever appears under the
-    requested name.
-
-    Raises:
-        WavegenError: the parent directory does not exist.
-    """
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise WavegenError(
-            f"output directory {parent} does not exist; create it first (mkdir -p {parent})"
-        )
-    # Not mkstemp: its mode 0600 would survive the rename; touch honours the umask.
-    tmp_path = parent / f".{path.name}.{secrets.token_hex(4)}{suffix}.tmp"
-    tmp_path.touch(exist_ok=False)
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
 def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
     """Write mono float samples ``(T,)`` as 16-bit PCM WAV, atomically."""
     clipped = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
     with atomic_output(path, suffix=".wav") as tmp:
-        sf.write(str(tmp), clipped, sample_rate, subtype="PCM_16", format="WAV")
+        try:
+            sf.write(str(tmp), clipped, sample_rate, subtype="PCM_16", format="WAV")
+        except (sf.LibsndfileError, RuntimeError) as err:  # a full disk shows up here
+            raise write_failure(path, tmp, err) from err
 
 
 def mu_law_encode(x: torch.Tensor, n_classes: int = 256) -> torch.Tensor:

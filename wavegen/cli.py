@@ -1,18 +1,29 @@
 """``wavegen <command>``: a thin layer over typed functions in the package.
 
 Each subcommand maps its flags one-to-one onto a library function's keyword arguments. Bad
-input raises :class:`~wavegen.errors.WavegenError`: printed on one line, exit status 2.
+input raises :class:`~wavegen.errors.WavegenError`: printed on one line, exit status 2. An
+operating-system failure (full disk, permission denied) is printed the same way. SIGTERM
+unwinds like Ctrl-C, so no temporary file is left behind (exit status 143).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from wavegen import __version__
+from wavegen.cliargs import Parser, number, output_dir, output_file, seed
 from wavegen.errors import WavegenError
+from wavegen.outputs import Terminated
+
+MAX_CLIPS = 100_000  # clips per genre of a generated corpus
+MAX_JOBS = 10_000  # parts of a split data dir
+MAX_SYNTH_SECONDS = 3600.0  # one hour per clip; split longer pieces into several runs
+MAX_GUIDANCE = 20.0  # beyond this, guided logits saturate to a constant waveform
 
 
 def _toy_corpus(a: argparse.Namespace) -> None:
@@ -115,7 +126,7 @@ def _bench(a: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="wavegen",
         description="Genre-conditioned raw-audio WaveNets: prepare data, train, synthesize.",
     )
@@ -130,24 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("toy-corpus", _toy_corpus,
              "Write the procedural toy corpus in GTZAN's layout (OUT/genres/<genre>/...).")
-    sp.add_argument("out", help="output folder")
-    sp.add_argument("--clips-per-genre", type=int, default=20, help="clips per genre")
-    sp.add_argument("--duration", type=float, default=5.0, help="seconds per clip")
-    sp.add_argument("--seed", type=int, default=0, help="corpus seed (deterministic)")
+    sp.add_argument("out", type=output_dir, help="output folder")
+    number(sp, "--clips-per-genre", int, 1, MAX_CLIPS, default=20, help="clips per genre")
+    number(sp, "--duration", float, 0.5, 600.0, default=5.0, help="seconds per clip")
+    seed(sp, default=0, help="corpus seed (deterministic)")
 
     sp = add("render-corpus", _render_corpus,
              "Compose genre arrangements and render them with a General MIDI SoundFont, in "
              "GTZAN's layout (OUT/genres/<genre>/<genre>.000NN.wav, 22050 Hz mono).")
-    sp.add_argument("out", help="output folder")
-    sp.add_argument("--clips-per-genre", type=int, default=100, help="clips per genre")
-    sp.add_argument("--duration", type=float, default=30.0, help="seconds per clip (GTZAN: 30)")
-    sp.add_argument("--seed", type=int, default=0, help="corpus seed (deterministic)")
-    sp.add_argument("--jobs", type=int, default=1, help="parallel rendering processes")
+    sp.add_argument("out", type=output_dir, help="output folder")
+    number(sp, "--clips-per-genre", int, 1, MAX_CLIPS, default=100, help="clips per genre")
+    number(sp, "--duration", float, 1.0, 600.0, default=30.0,
+           help="seconds per clip (GTZAN: 30)")
+    seed(sp, default=0, help="corpus seed (deterministic)")
+    number(sp, "--jobs", int, 1, 256, default=1, help="parallel rendering processes")
 
     sp = add("download", _download,
              "Download and extract a corpus (resumable, checksummed, several mirrors).")
     sp.add_argument("corpus", choices=["gtzan", "mtat"], help="which corpus")
-    sp.add_argument("--dest", required=True, help="destination folder, e.g. downloads/gtzan")
+    sp.add_argument("--dest", required=True, type=output_dir,
+                    help="destination folder, e.g. downloads/gtzan")
     sp.add_argument("--mirror", action="append", metavar="URL",
                     help="base URL of a copy, tried before the built-in mirrors (repeatable)")
     sp.add_argument("--checksums", default=None, metavar="FILE",
@@ -157,20 +170,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("prepare", _prepare,
              "Make Kaldi data dirs OUT/{train,valid,test} from a GTZAN-layout corpus.")
     sp.add_argument("corpus", help="corpus root (with genres/<genre>/ or Data/genres_original/)")
-    sp.add_argument("out", help="output folder for the data dirs, e.g. data")
+    sp.add_argument("out", type=output_dir, help="output folder for the data dirs, e.g. data")
     sp.add_argument("--split", default="filtered", choices=["filtered", "random"],
                     help="filtered: GTZAN's artist-filtered split; random: stratified by genre")
-    sp.add_argument("--seed", type=int, default=0, help="seed of the random split")
-    sp.add_argument("--valid-frac", type=float, default=0.1, help="fraction per genre for valid")
-    sp.add_argument("--test-frac", type=float, default=0.1, help="fraction per genre for test")
+    seed(sp, default=0, help="seed of the random split")
+    number(sp, "--valid-frac", float, 0.0, 1.0, hi_open=True, default=0.1,
+           help="fraction per genre for valid")
+    number(sp, "--test-frac", float, 0.0, 1.0, hi_open=True, default=0.1,
+           help="fraction per genre for test")
     _add_check_flags(sp)
 
     sp = add("prepare-mtat", _prepare_mtat,
              "Make Kaldi data dirs OUT/{train,valid,test} with utt2tags from MagnaTagATune.")
     sp.add_argument("corpus", help="corpus root (annotations_final.csv and the mp3 folders)")
-    sp.add_argument("out", help="output folder for the data dirs, e.g. data")
-    sp.add_argument("--n-tags", type=int, default=50,
-                    help="keep this many of the training folders' most frequent tags")
+    sp.add_argument("out", type=output_dir, help="output folder for the data dirs, e.g. data")
+    number(sp, "--n-tags", int, 1, 1000, default=50,
+           help="keep this many of the training folders' most frequent tags")
     sp.add_argument("--tag-list", default=None, metavar="FILE",
                     help="keep the tags of FILE (one a line) instead; 'standard': the commonly "
                          "used top-50 list")
@@ -179,21 +194,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("split-data", _split_data,
              "Cut a data dir into NJ parts DATA_DIR/split<NJ>/<1..NJ> for parallel jobs.")
     sp.add_argument("data_dir", help="Kaldi data dir")
-    sp.add_argument("nj", type=int, help="number of parts")
+    number(sp, "nj", int, 1, MAX_JOBS, help="number of parts")
 
     sp = add("check-audio", _check_audio,
              "Decode every file of a data dir; write utt2dur, drop bad files into bad_files.")
     sp.add_argument("data_dir", help="Kaldi data dir (or a part of a split one)")
-    sp.add_argument("--channels", type=int, default=1, help="required channels (0: any)")
+    number(sp, "--channels", int, 0, 64, default=1, help="required channels (0: any)")
 
     sp = add("merge-data", _merge_data,
              "Merge the parts DATA_DIR/split<NJ>/* back into DATA_DIR and validate it.")
     sp.add_argument("data_dir", help="Kaldi data dir")
-    sp.add_argument("nj", type=int, help="number of parts")
+    number(sp, "nj", int, 1, MAX_JOBS, help="number of parts")
 
     sp = add("merge-dump", _merge_dump,
              "Concatenate the dumps of consecutive parts of a data dir into one dump.")
-    sp.add_argument("out", help="dump folder, e.g. dump/train")
+    sp.add_argument("out", type=output_dir, help="dump folder, e.g. dump/train")
     sp.add_argument("parts", nargs="+", help="part dumps, in order (removed once merged)")
 
     sp = add("validate-data-dir", _validate_data_dir,
@@ -202,14 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("dump", _dump, "Resample a data dir once into a memory-mapped dump for training.")
     sp.add_argument("data_dir", help="Kaldi data dir, e.g. data/train")
-    sp.add_argument("out", help="dump folder, e.g. dump/train")
-    sp.add_argument("--sample-rate", type=int, default=16000, help="model sample rate in Hz")
+    sp.add_argument("out", type=output_dir, help="dump folder, e.g. dump/train")
+    number(sp, "--sample-rate", int, 1000, 192000, default=16000, help="model sample rate in Hz")
 
     sp = add("train", _train, "Train a WaveNet; re-running resumes from the newest checkpoint.")
     sp.add_argument("--config", required=True, help="YAML experiment config")
     sp.add_argument("--data-dir", required=True, help="folder with train/ and valid/ dumps")
-    sp.add_argument("--exp-dir", required=True, help="experiment folder (checkpoints, model.pt)")
-    sp.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
+    sp.add_argument("--exp-dir", required=True, type=output_dir,
+                    help="experiment folder (checkpoints, model.pt)")
+    number(sp, "--max-steps", int, 1, 10**9, default=None, help="override train.max_steps")
 
     sp = add("synth", _synth, "Generate music for a genre and write 16-bit WAVs.")
     cond = sp.add_mutually_exclusive_group(required=True)
@@ -218,20 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
                            "one tag, or 'all')")
     cond.add_argument("--tags", default=None,
                       help="tags of a tag-conditioned model (MagnaTagATune), e.g. rock,guitar,fast")
-    sp.add_argument("--duration", type=float, default=5.0, help="seconds per clip")
-    sp.add_argument("--out", default=None, help="output WAV (one clip)")
-    sp.add_argument("--out-dir", default=None, help="output folder (several clips)")
-    sp.add_argument("--count", type=int, default=1, help="clips per genre (with --out-dir)")
+    number(sp, "--duration", float, 0.0, MAX_SYNTH_SECONDS, lo_open=True, default=5.0,
+           help="seconds per clip")
+    sp.add_argument("--out", default=None, type=output_file, help="output WAV (one clip)")
+    sp.add_argument("--out-dir", default=None, type=output_dir,
+                    help="output folder (several clips)")
+    number(sp, "--count", int, 1, 1000, default=1, help="clips per genre (with --out-dir)")
     sp.add_argument("--model", default=None,
                     help="model file or checkpoint (default: the packaged default model)")
-    sp.add_argument("--seed", type=int, default=None, help="random seed for reproducible output")
-    sp.add_argument("--temperature", type=float, default=None,
-                    help="softmax temperature (> 0; default: the model's, else 1)")
-    sp.add_argument("--top-p", type=float, default=None,
-                    help="nucleus sampling mass in (0, 1] (default: the model's, else 1)")
-    sp.add_argument("--guidance", type=float, default=None,
-                    help="classifier-free guidance scale >= 0; 1 = off, > 1 = stronger genre "
-                         "(needs a model trained with cond_dropout; default: the model's, else 1)")
+    seed(sp, default=None, help="random seed for reproducible output")
+    number(sp, "--temperature", float, 0.0, 10.0, lo_open=True, default=None,
+           help="softmax temperature (default: the model's, else 1)")
+    number(sp, "--top-p", float, 0.0, 1.0, lo_open=True, default=None,
+           help="nucleus sampling mass (default: the model's, else 1)")
+    number(sp, "--guidance", float, 0.0, MAX_GUIDANCE, default=None,
+           help="classifier-free guidance scale: 1 = off, > 1 = stronger genre (needs a model "
+                "trained with cond_dropout; default: the model's, else 1)")
     sp.add_argument("--engine", default="auto",
                     help="auto, cpu, triton (GPU), graph (CUDA graphs, large models), cached "
                          "or reference")
@@ -245,12 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="BENCH (nv-wavenet's benchmark shape, random weights) or a model file")
     sp.add_argument("--engines", nargs="+", default=None,
                     help="engines to measure (default: every usable one)")
-    sp.add_argument("--batch", type=int, nargs="+", default=[1, 16], help="batch sizes")
-    sp.add_argument("--samples", type=int, default=32000,
-                    help="aggregate samples per timed run, split over the batch (fewer for "
-                         "the reference and cached engines)")
-    sp.add_argument("--repeats", type=int, default=5, help="timed runs per point (median)")
-    sp.add_argument("--json", default=None, help="also write the results here")
+    number(sp, "--batch", int, 1, 4096, nargs="+", default=[1, 16], help="batch sizes")
+    number(sp, "--samples", int, 1, 10**8, default=32000,
+           help="aggregate samples per timed run, split over the batch (fewer for the "
+                "reference and cached engines)")
+    number(sp, "--repeats", int, 1, 1000, default=5, help="timed runs per point (median)")
+    sp.add_argument("--json", default=None, type=output_file, help="also write the results here")
 
     from wavegen.listen.cli import add_listen_parser  # argparse only: cheap to import
 
@@ -265,7 +283,11 @@ def _add_check_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--no-check", action="store_true",
                     help="only list the clips; check them later (wavegen check-audio), e.g. in "
                          "parallel jobs on split data dirs")
-    sp.add_argument("--channels", type=int, default=1, help="required channels (0: any)")
+    number(sp, "--channels", int, 0, 64, default=1, help="required channels (0: any)")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -274,12 +296,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
     )
+    in_main = threading.current_thread() is threading.main_thread()
+    # Training installs its own handler (finish the step, checkpoint) while it runs.
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    try:
+        return _run(args)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args.func(args)
     except WavegenError as err:
         print(f"wavegen {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"wavegen {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"wavegen {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"wavegen {args.command}: terminated (SIGTERM); nothing half-written was kept",
+              file=sys.stderr)
+        return 143
     return int(code or 0)

@@ -52,5 +52,8 @@ def test_every_engine_agrees_under_guidance():
 
 def test_negative_guidance_is_refused():
     w = random_model(SHAPES[0], 11).export_weights()
-    with pytest.raises(WavegenError, match="guidance must be >= 0"):
+    with pytest.raises(WavegenError, match="guidance must be a finite number >= 0"):
         generate(w, torch.rand(1, 4), 5, guidance=-1.0)
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(WavegenError, match="guidance must be a finite number >= 0"):
+            generate(w, torch.rand(1, 4), 5, guidance=bad)

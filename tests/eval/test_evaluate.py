@@ -1,6 +1,7 @@
 """Classifier training, ``wavegen eval`` and ``wavegen report`` on a small toy corpus."""
 
 import json
+import os
 import re
 import shutil
 
@@ -132,6 +133,15 @@ def test_eval_reports_model_nll_and_report_links_are_relative(corpus, tmp_path):
     assert "Copies of training audio" in page and page.count("<tr class=flag>") == 1
     assert f"training: {utt} from 0.4 s" in page
     assert str(tmp_path) not in page.replace(str(corpus / "clf.pt"), "")
+    # Writing it again replaces the report; a folder of the user's own files is refused, kept.
+    assert write_report(exp) == index and index.is_file()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(WavegenError, match="did not write"):
+        write_report(exp, mine)
+    assert (mine / "notes.txt").read_text() == "keep" and sorted(os.listdir(mine)) == ["notes.txt"]
+    assert not [p for p in exp.iterdir() if p.name.endswith((".tmp", ".old"))]
 
 
 def test_eval_errors(corpus, tmp_path):
@@ -149,17 +159,21 @@ def test_eval_errors(corpus, tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--train", "no-such-dir"], "is not a folder"),
-    (["--copy-threshold", "1.5"], "copy threshold 1.5 is not in"),
-    (["--copy-threshold", "0"], "copy threshold 0.0 is not in"),
-    (["--copy-threshold", "-1"], "copy threshold -1.0 is not in"),
-    (["--copy-threshold", "nan"], "copy threshold nan is not in"),
-    (["--copy-threshold", "inf"], "copy threshold inf is not in"),
+    (["--copy-threshold", "1.5"], "--copy-threshold: 1.5 is out of range; accepted: (0, 1]"),
+    (["--copy-threshold", "0"], "--copy-threshold: 0 is out of range"),
+    (["--copy-threshold=-1"], "--copy-threshold: -1 is out of range"),
+    (["--copy-threshold", "nan"], "--copy-threshold: 'nan' is not finite"),
+    (["--copy-threshold", "inf"], "--copy-threshold: 'inf' is not finite"),
     (["--train", ""], "is not a folder"),
     (["--train", "/dev/null"], "is not a folder"),
 ])
 def test_eval_rejects_bad_copy_arguments(corpus, tmp_path, capsys, extra, message):
     data = str(corpus / "data" / "test")
-    assert main(["eval", "--gen", data, "--ref", data, "--classifier", str(corpus / "clf.pt"),
-                 "--out", str(tmp_path / "o"), *extra]) == 2
+    try:
+        code = main(["eval", "--gen", data, "--ref", data, "--classifier",
+                     str(corpus / "clf.pt"), "--out", str(tmp_path / "o"), *extra])
+    except SystemExit as exc:  # refused where the flags parse
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and not (tmp_path / "o").exists()

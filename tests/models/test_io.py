@@ -105,3 +105,21 @@ def test_code_in_a_model_file_never_runs(tmp_path: Path, writer: str) -> None:
     else:
         pickle.loads(path.read_bytes())
     assert marker.read_text().strip() == "pwned"
+
+
+@pytest.mark.parametrize("key,value", [
+    ("sample_rate", 0), ("sample_rate", -8000), ("sample_rate", 10**9), ("sample_rate", 999),
+    ("vocab", ["blues", "jazz"]), ("vocab", ["blues", "blues", "rock"]), ("vocab", []),
+    ("label_kind", "utt2spk"), ("synth_defaults", {"temperature": float("nan")}),
+    ("synth_defaults", {"guidance": float("inf")}), ("sample_rate", "fast"), ("vocab", None),
+])
+def test_implausible_model_facts_are_refused(model: WaveNet, tmp_path: Path, key: str,
+                                             value: object) -> None:
+    """A model file whose facts cannot be right is blamed on the file, not on a flag."""
+    path = tmp_path / "m.pt"
+    save_model(path, model, 16000, VOCAB)
+    payload = torch.load(path, weights_only=True)
+    payload[key] = value
+    torch.save(payload, path)
+    with pytest.raises(WavegenError, match=f"model file {path} (is damaged|is not a valid)"):
+        load_model(path)

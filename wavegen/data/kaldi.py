@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from wavegen.errors import WavegenError
+from wavegen.outputs import write_text
 
 REQUIRED = ("wav.scp", "utt2spk", "spk2utt", "utt2dur")
 
@@ -29,11 +30,7 @@ def write_table(path: str | os.PathLike[str], table: dict[str, str]) -> None:
     for key in table:
         if not key or any(c.isspace() for c in key):
             raise ValueError(f"bad key {key!r} for {path}: keys must be non-empty, no spaces")
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        for key in _c_sorted(table):
-            fh.write(f"{key} {table[key]}\n")
-    os.replace(tmp, path)
+    write_text(path, "".join(f"{key} {table[key]}\n" for key in _c_sorted(table)))
 
 
 def read_table(path: str | os.PathLike[str]) -> dict[str, str]:

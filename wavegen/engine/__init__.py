@@ -7,6 +7,7 @@ feeds back sampled codes, drawing every sample from caller-visible uniform rando
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -89,6 +90,32 @@ def build_engine(
     return ENGINES[resolve_engine(engine, device, w)](w, cond)
 
 
+def resolve_device(name: str | torch.device) -> torch.device:
+    """A torch device that exists on this machine: ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        WavegenError: not a device name, a kind wavegen does not run on, or a CUDA device this
+            machine does not have.
+    """
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise WavegenError(f"--device {name!r} is not a device name; use cpu, cuda or "
+                           "cuda:N") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise WavegenError(f"--device {name}: wavegen runs on cpu or cuda, not {dev.type}")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise WavegenError(f"--device {name}: this machine has no usable CUDA GPU; use "
+                           "--device cpu")
+    if dev.index is not None and dev.index >= count:
+        raise WavegenError(f"--device {name}: this machine has {count} CUDA device(s), "
+                           f"cuda:0 .. cuda:{count - 1}")
+    return dev
+
+
 def stream(
     model_or_weights: WaveNet | WaveNetWeights,
     cond: torch.Tensor,
@@ -125,8 +152,9 @@ def stream(
     if n_samples <= 0:
         raise WavegenError(f"number of samples must be positive, got {n_samples}")
     check_sampling(temperature, top_p)
-    if not guidance >= 0:
-        raise WavegenError(f"guidance must be >= 0, got {guidance}")
+    if not 0 <= guidance < math.inf:
+        raise WavegenError(f"guidance must be a finite number >= 0, got {guidance}")
+    device = resolve_device(device)
     B = cond.shape[0]
     guided = guidance != 1.0
     eng = build_engine(model_or_weights, torch.cat([cond, torch.zeros_like(cond)]) if guided

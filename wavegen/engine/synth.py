@@ -9,6 +9,7 @@ the requested names.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from contextlib import ExitStack
@@ -19,12 +20,13 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from wavegen.audio import atomic_output, mu_law_decode, mu_law_encode, read_audio, resample
-from wavegen.engine import stream
+from wavegen.audio import mu_law_decode, mu_law_encode, read_audio, resample
+from wavegen.engine import resolve_device, stream
 from wavegen.engine.sampling import check_sampling
 from wavegen.errors import WavegenError
 from wavegen.models.conditioning import parse_genre_mix, parse_tags
 from wavegen.models.io import load_model
+from wavegen.outputs import atomic_output, check_output_dir, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +38,15 @@ def plan_outputs(
     if count < 1:
         raise WavegenError(f"--count must be >= 1, got {count}")
     specs = list(vocab) if genre == "all" else [genre]
+    if out is not None and out_dir is not None:
+        raise WavegenError("give --out FILE.wav (one clip) or --out-dir DIR, not both")
     if out is not None and (len(specs) > 1 or count > 1):
         raise WavegenError("--out names one file; for several clips use --out-dir DIR")
     if out is not None:
         return [(genre, Path(out))]
     if out_dir is None:
         raise WavegenError("give --out FILE.wav (one clip) or --out-dir DIR (several clips)")
-    folder = Path(out_dir)
-    if not folder.is_dir():
-        raise WavegenError(f"output directory {folder} does not exist; create it first")
+    folder = check_output_dir(out_dir)  # made if missing
     safe = lambda s: s.replace(":", "-").replace(",", "+").replace(" ", "_")  # noqa: E731
     return [(spec, folder / f"{safe(spec)}_{k:03d}.wav") for spec in specs for k in range(count)]
 
@@ -116,8 +118,9 @@ def synthesize(
     """
     if (genre is None) == (tags is None):
         raise WavegenError("give either --genre or --tags (not both)")
-    if not duration > 0:
-        raise WavegenError(f"--duration must be positive, got {duration}")
+    if not 0 < duration < math.inf:
+        raise WavegenError(f"--duration must be a finite number > 0, got {duration}")
+    resolve_device(device)
     for name, value in (("temperature", temperature), ("top_p", top_p)):
         if value is not None:
             check_sampling(**{"temperature": 1.0, "top_p": 1.0, name: value})
@@ -126,8 +129,8 @@ def synthesize(
     temperature = defaults.get("temperature", 1.0) if temperature is None else temperature
     top_p = defaults.get("top_p", 1.0) if top_p is None else top_p
     guidance = defaults.get("guidance", 1.0) if guidance is None else guidance
-    if not guidance >= 0:
-        raise WavegenError(f"--guidance must be >= 0, got {guidance}")
+    if not 0 <= guidance < math.inf:
+        raise WavegenError(f"--guidance must be a finite number >= 0, got {guidance}")
     if guidance != 1.0 and not info.null_condition:
         raise WavegenError(
             f"--guidance {guidance} needs a model trained with conditioning dropout "
@@ -148,17 +151,20 @@ def synthesize(
     bar = tqdm(total=n_samples, unit="sample", unit_scale=True, desc="synth", dynamic_ncols=True)
     start = time.perf_counter()
     with ExitStack() as stack:
-        files = []
+        files, tmps = [], []
         for _, path in plan:
-            tmp = stack.enter_context(atomic_output(path, suffix=".wav"))
+            tmps.append(stack.enter_context(atomic_output(path, suffix=".wav")))
             files.append(stack.enter_context(
-                sf.SoundFile(str(tmp), "w", info.sample_rate, 1, "PCM_16", format="WAV")))
+                sf.SoundFile(str(tmps[-1]), "w", info.sample_rate, 1, "PCM_16", format="WAV")))
         for chunk in stream(weights, cond, n_samples, engine=engine, temperature=temperature,
                             top_p=top_p, seed=seed, device=device, guidance=guidance,
                             primer=primer):
             audio = mu_law_decode(chunk, info.config.n_classes).numpy()  # (B, n)
-            for fh, row in zip(files, audio, strict=True):
-                fh.write(row)
+            for fh, row, tmp, (_, path) in zip(files, audio, tmps, plan, strict=True):
+                try:
+                    fh.write(row)
+                except sf.LibsndfileError as err:  # a full disk
+                    raise write_failure(path, tmp, err) from err
             bar.update(chunk.shape[1])
             rate = bar.n / (time.perf_counter() - start)
             bar.set_postfix(rtf=f"{rate / info.sample_rate:.2f}x")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from wavegen.cliargs import number, output_dir, output_file, seed
+
 
 def _classifier_train(a: argparse.Namespace) -> None:
     from wavegen.eval.classifier import train_classifier_on_dumps
@@ -63,11 +65,12 @@ def add_eval_parsers(sub) -> None:
     tp = csub.add_parser("train", help=h, description=h)
     tp.set_defaults(func=_classifier_train)
     tp.add_argument("--dump-dir", required=True, help="folder with train/ and test/ dumps")
-    tp.add_argument("--out", required=True, help="classifier file to write, e.g. exp/clf.pt")
-    tp.add_argument("--steps", type=int, default=600, help="training steps")
-    tp.add_argument("--seed", type=int, default=0, help="random seed")
-    tp.add_argument("--max-seconds", type=float, default=30.0,
-                    help="use at most this much of each clip")
+    tp.add_argument("--out", required=True, type=output_file,
+                    help="classifier file to write, e.g. exp/clf.pt")
+    number(tp, "--steps", int, 1, 10**7, default=600, help="training steps")
+    seed(tp, default=0, help="random seed")
+    number(tp, "--max-seconds", float, 0.5, 3600.0, default=30.0,
+           help="use at most this much of each clip")
 
     h = ("Score generated <genre>_<k>.wav clips: conditional accuracy, confusion, inception "
          "score, Frechet distance to real clips, rhythm (onsets, tempo) against real clips, "
@@ -78,30 +81,32 @@ def add_eval_parsers(sub) -> None:
     ep.add_argument("--gen", required=True, help="folder of generated <genre>_<k>.wav clips")
     ep.add_argument("--ref", required=True, help="real clips: a data dir (data/test) or a dump")
     ep.add_argument("--classifier", required=True, help="classifier file")
-    ep.add_argument("--out", required=True, help="output folder for eval.json")
+    ep.add_argument("--out", required=True, type=output_dir, help="output folder for eval.json")
     ep.add_argument("--model", default=None, help="model file: also report its test NLL")
-    ep.add_argument("--nll-seconds", type=float, default=4.0,
-                    help="seconds of each real clip scored for NLL")
-    ep.add_argument("--max-seconds", type=float, default=30.0,
-                    help="use at most this much of each real clip")
-    ep.add_argument("--seed", type=int, default=0, help="seed of the FD subsets and halves")
+    number(ep, "--nll-seconds", float, 0.1, 600.0, default=4.0,
+           help="seconds of each real clip scored for NLL")
+    number(ep, "--max-seconds", float, 0.5, 3600.0, default=30.0,
+           help="use at most this much of each real clip")
+    seed(ep, default=0, help="seed of the FD subsets and halves")
     ep.add_argument("--train", default=None,
                     help="training data (data dir or dump): report each clip's nearest "
                          "training clip and flag clips that copy training audio")
-    ep.add_argument("--copy-threshold", type=float, default=None,
-                    help="flag clips whose max 1 s cross-correlation with the training audio "
-                         "exceeds this (default: max(0.8, what held-out real clips reach))")
+    number(ep, "--copy-threshold", float, 0.0, 1.0, lo_open=True, default=None,
+           help="flag clips whose max 1 s cross-correlation with the training audio exceeds "
+                "this (default: max(0.8, what held-out real clips reach))")
 
     h = "Plot training and validation bits/sample and the learning rate of EXP to a PNG."
     pp = sub.add_parser("plot-training", help=h, description=h)
     pp.set_defaults(func=_plot_training)
     pp.add_argument("exp_dir", help="experiment folder (with train_log.csv)")
-    pp.add_argument("--out", default=None, help="PNG to write (default EXP/training.png)")
+    pp.add_argument("--out", default=None, type=output_file,
+                    help="PNG to write (default EXP/training.png)")
 
     h = ("Write EXP/report/index.html: metrics of every EXP/eval/<system>/eval.json, training "
          "curves, confusion matrices, clips with spectrograms (relative links only).")
     rp = sub.add_parser("report", help=h, description=h)
     rp.set_defaults(func=_report)
     rp.add_argument("exp_dir", help="experiment folder")
-    rp.add_argument("--out", default=None, help="output folder (default EXP/report)")
-    rp.add_argument("--clips-per-genre", type=int, default=2, help="generated clips per genre")
+    rp.add_argument("--out", default=None, type=output_dir,
+                    help="output folder (default EXP/report)")
+    number(rp, "--clips-per-genre", int, 0, 100, default=2, help="generated clips per genre")

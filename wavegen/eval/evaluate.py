@@ -34,6 +34,7 @@ from wavegen.eval.metrics import (
     inception_score,
 )
 from wavegen.models.io import load_model
+from wavegen.outputs import check_output_dir, write_text
 
 log = logging.getLogger(__name__)
 
@@ -238,11 +239,8 @@ def evaluate(
             net, info.config.n_classes, model_clips, conds, nll_seconds, info.sample_rate)
         result["model"] = str(model)
         result["nll_seconds_per_clip"] = nll_seconds
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".eval.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "eval.json")
+    out = check_output_dir(out)
+    write_text(out / "eval.json", json.dumps(result, indent=1) + "\n")
     g = result["generated"]
     log.info("conditional accuracy %.1f%% over %d clips (real ceiling %.1f%%); FD %s "
              "(real vs real %s)", 100 * g["conditional_accuracy"], g["n"],

@@ -13,7 +13,6 @@ import html
 import json
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from wavegen.audio import read_audio, write_wav  # noqa: E402
 from wavegen.errors import WavegenError  # noqa: E402
+from wavegen.outputs import atomic_output_dir  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +232,9 @@ figure img{display:block;width:256px}audio{width:256px}small{color:#666;font-wei
 tr.flag td,td.flag{background:#fdd}"""
 
 
+REPORT_FILES = frozenset({"index.html", "img", "audio"})  # what a report folder holds
+
+
 def write_report(exp_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
                  clips_per_genre: int = 2) -> Path:
     """Write the HTML report of ``exp_dir``; returns the path of ``index.html``."""
@@ -242,34 +245,30 @@ def write_report(exp_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     if not evals and not log_csv.is_file():
         raise WavegenError(f"{exp_dir} has neither eval/<system>/eval.json nor train_log.csv; "
                            "run the training and evaluation stages first")
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "img").mkdir(parents=True)
-    (tmp / "audio").mkdir()
     systems = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in evals}
-    body = [f"<h1>wavegen report: {html.escape(exp_dir.name)}</h1>"]
-    if systems:
-        body.append("<h2>Metrics</h2>" + _metrics_table(systems))
-        first = next(iter(systems.values()))
-        body.append(f"<p><small>Classifier: {html.escape(str(first['classifier']['path']))}"
-                    f" ({first['classifier'].get('n_train', '?')} training clips). FD: "
-                    f"{html.escape(first['frechet']['embedding'])}; comparable between rows "
-                    "that share a classifier, not with published FAD.</small></p>")
-    if log_csv.is_file() and plot_training(log_csv, tmp / "img" / "training.png"):
-        body.append('<h2>Training</h2><img src="img/training.png" alt="training curves">')
-    for name, ev in systems.items():
-        png = f"img/confusion-{name}.png"
-        plot_confusion(ev["generated"]["confusion"], ev["vocab"], tmp / png,
-                       f"{name}: requested vs classified")
-        body.append(f"<h2>{html.escape(name)}</h2><img src=\"{png}\" alt=\"confusion matrix\">")
-        body.append(_genre_section(name, ev, tmp, clips_per_genre))
-        if "copies" in ev:
-            body.append(_copies_section(name, ev["copies"], tmp))
-    page = ("<!doctype html><html><head><meta charset=utf-8><title>wavegen report</title>"
-            f"<style>{CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
-    (tmp / "index.html").write_text(page, encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    with atomic_output_dir(out, REPORT_FILES) as tmp:
+        (tmp / "img").mkdir()
+        (tmp / "audio").mkdir()
+        body = [f"<h1>wavegen report: {html.escape(exp_dir.name)}</h1>"]
+        if systems:
+            body.append("<h2>Metrics</h2>" + _metrics_table(systems))
+            first = next(iter(systems.values()))
+            body.append(f"<p><small>Classifier: {html.escape(str(first['classifier']['path']))}"
+                        f" ({first['classifier'].get('n_train', '?')} training clips). FD: "
+                        f"{html.escape(first['frechet']['embedding'])}; comparable between rows "
+                        "that share a classifier, not with published FAD.</small></p>")
+        if log_csv.is_file() and plot_training(log_csv, tmp / "img" / "training.png"):
+            body.append('<h2>Training</h2><img src="img/training.png" alt="training curves">')
+        for name, ev in systems.items():
+            png = f"img/confusion-{name}.png"
+            plot_confusion(ev["generated"]["confusion"], ev["vocab"], tmp / png,
+                           f"{name}: requested vs classified")
+            body.append(f"<h2>{html.escape(name)}</h2><img src=\"{png}\" alt=\"confusion matrix\">")
+            body.append(_genre_section(name, ev, tmp, clips_per_genre))
+            if "copies" in ev:
+                body.append(_copies_section(name, ev["copies"], tmp))
+        page = ("<!doctype html><html><head><meta charset=utf-8><title>wavegen report</title>"
+                f"<style>{CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
+        (tmp / "index.html").write_text(page, encoding="utf-8")
     log.info("report: %s", out / "index.html")
     return out / "index.html"

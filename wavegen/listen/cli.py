@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from wavegen.cliargs import number, output_dir, seed
 from wavegen.errors import WavegenError
 
 
@@ -58,19 +59,19 @@ def add_listen_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     sp.add_argument("--ref", default=None,
                     help="reference clips (folder or Kaldi data dir with wav.scp, utt2genre); "
                          "required for MUSHRA")
-    sp.add_argument("--out", required=True, help="test folder to create")
-    sp.add_argument("--max-seconds", type=float, default=None,
-                    help="cap on the common clip length (MUSHRA: at most 12)")
-    sp.add_argument("--items-per-genre", type=int, default=None,
-                    help="cap on trials per genre (default: all matching clips)")
+    sp.add_argument("--out", required=True, type=output_dir, help="test folder to create")
+    number(sp, "--max-seconds", float, 0.0, 600.0, lo_open=True, default=None,
+           help="cap on the common clip length (MUSHRA: at most 12)")
+    number(sp, "--items-per-genre", int, 1, 10000, default=None,
+           help="cap on trials per genre (default: all matching clips)")
     sp.add_argument("--genres", default=None, help="comma-separated genres to use")
     sp.add_argument("--sample-rate", type=int, default=None,
+                    choices=(16000, 22050, 32000, 44100, 48000),
                     help="stimulus rate: 16000, 22050, 32000, 44100 or 48000 "
                          "(default: the lowest of these >= every input)")
-    sp.add_argument("--loudness", type=float, default=-23.0,
-                    help="target loudness in LUFS (lowered if a clip would clip)")
-    sp.add_argument("--seed", type=int, default=None,
-                    help="seed for clip selection and keys (default: random)")
+    number(sp, "--loudness", float, -70.0, 0.0, default=-23.0,
+           help="target loudness in LUFS (lowered if a clip would clip)")
+    seed(sp, default=None, help="seed for clip selection and keys (default: random)")
     sp.add_argument("--force", action="store_true",
                     help="if --out holds answers, move it aside instead of refusing")
 
@@ -81,13 +82,14 @@ def add_listen_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     sp.add_argument("--host", default="127.0.0.1",
                     help="address to bind (%(default)s); anything but loopback exposes the test "
                          "(warns)")
-    sp.add_argument("--port", type=int, default=8000, help="TCP port (%(default)s)")
+    number(sp, "--port", int, 1, 65535, default=8000, help="TCP port (%(default)s)")
 
     text = "Statistics, CSV and plots of a test's answers (and webMUSHRA result CSVs)."
     sp = lsub.add_parser("report", help=text, description=text)
     sp.set_defaults(func=_report)
     sp.add_argument("test", help="test folder")
-    sp.add_argument("--out", default=None, help="output folder (default: <test>/report)")
+    sp.add_argument("--out", default=None, type=output_dir,
+                    help="output folder (default: <test>/report)")
     sp.add_argument("--webmushra-csv", action="append", metavar="CSV",
                     help="a webMUSHRA mushra.csv of this test to include (repeatable)")
     return lp

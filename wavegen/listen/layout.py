@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wavegen.errors import WavegenError
+from wavegen.outputs import write_text
 
 TEST_TYPES = ("mushra", "mos", "ab", "genre-id")
 PUBLIC = "test.json"
@@ -54,13 +55,7 @@ def page_files(test_dir: str | os.PathLike[str] | None = None) -> dict[str, byte
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1, sort_keys=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=1, sort_keys=False) + "\n")
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

@@ -12,13 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
 from wavegen.listen.stats import Accuracy, MeanCI, Preference  # noqa: E402
+from wavegen.outputs import atomic_output  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_output(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def score_plot(scores: Mapping[str, Sequence[float]], cis: Mapping[str, MeanCI],

@@ -27,6 +27,7 @@ from wavegen.listen.layout import (
 )
 from wavegen.listen.store import AnswerStore, count_answers
 from wavegen.listen.webmushra import read_results
+from wavegen.outputs import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +171,12 @@ def report(test_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None 
         csv_rows = _ab_report(rows, manifest, out, result)
     else:
         csv_rows = _genre_report(rows, manifest, out, result)
-    tmp = out / ".summary.csv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_output(out / "summary.csv") as tmp, \
+            open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, COLUMNS)
         writer.writeheader()
         for r in csv_rows:
             writer.writerow({k: _fmt(v) for k, v in r.items()})
-    tmp.replace(out / "summary.csv")
     write_json(out / "report.json", _clean(result))
     log.info("report of %d answers by %d listeners -> %s", result["answers"],
              result["listeners"], out)

@@ -18,6 +18,7 @@ import yaml
 
 from wavegen.errors import WavegenError
 from wavegen.listen.layout import ANCHOR35, ANCHOR70, REFERENCE
+from wavegen.outputs import write_text
 
 RESULT_COLUMNS = ("session_uuid", "trial_id", "rating_stimulus", "rating_score")
 
@@ -51,10 +52,7 @@ def write_config(public: Mapping[str, Any], manifest: Mapping[str, Any], path: P
              "showResults": False, "writeResults": True},
         ],
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(config, fh, sort_keys=False, allow_unicode=True, width=100)
-    os.replace(tmp, path)
+    write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100))
 
 
 def read_results(path: str | os.PathLike[str], manifest: Mapping[str, Any]) -> list[dict]:

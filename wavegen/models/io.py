@@ -17,6 +17,7 @@ Loading uses ``torch.load(weights_only=True)``, so a file can never run code.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -27,6 +28,7 @@ import torch
 
 from wavegen.errors import WavegenError
 from wavegen.models.wavenet import WaveNet, WaveNetConfig
+from wavegen.outputs import atomic_output
 
 MODEL_FORMAT = "wavegen-model"
 
@@ -38,16 +40,8 @@ def default_model_path() -> Path:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
     """``torch.save`` to a temp file, fsync, rename: a reader never sees a partial file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def safe_torch_load(path: str | os.PathLike[str], what: str = "file") -> dict[str, Any]:
@@ -110,7 +104,25 @@ def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelI
                          {str(k): float(v) for k, v in obj.get("synth_defaults", {}).items()})
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         raise WavegenError(f"{where} is not a valid wavegen model: {err}") from err
+    problem = _implausible(info)
+    if problem:
+        raise WavegenError(f"{where} is damaged: {problem}")
     return model.eval(), info
+
+
+def _implausible(info: ModelInfo) -> str:
+    """Why a model file's facts cannot be right ("" if they can)."""
+    if not 1000 <= info.sample_rate <= 192000:
+        return f"sample rate {info.sample_rate} Hz (expected 1000 .. 192000)"
+    if len(info.vocab) != info.config.n_cond or len(set(info.vocab)) != len(info.vocab):
+        return (f"{len(info.vocab)} labels ({len(set(info.vocab))} distinct) for a "
+                f"conditioning of size {info.config.n_cond}")
+    if info.label_kind not in ("utt2genre", "utt2tags"):
+        return f"label kind {info.label_kind!r} (expected utt2genre or utt2tags)"
+    for name, value in info.synth_defaults.items():
+        if not math.isfinite(value):
+            return f"synthesis default {name} = {value}"
+    return ""
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> tuple[WaveNet, ModelInfo]:

@@ -7,8 +7,9 @@ skipped so far for a non-finite loss or gradient).
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
+
+from wavegen.outputs import atomic_output
 
 COLUMNS = ["step", "loss_bits", "valid_bits", "lr", "grad_norm", "samples_per_s", "skipped"]
 
@@ -20,10 +21,8 @@ def truncate_log(path: Path, step: int) -> None:
     kept = rows[:1] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
     if len(kept) == len(rows):
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         csv.writer(fh).writerows(kept)
-    os.replace(tmp, path)
 
 
 class TrainLog:
