@@ -16,6 +16,28 @@ import torchaudio.functional as AF
 from wavegen.errors import WavegenError
 from wavegen.outputs import atomic_output, write_failure
 
+# The first bytes a file of each suffix starts with. libsndfile reads some files whatever they
+# hold (a text file named .au decodes as headerless mu-law), so the name and the header must
+# agree before a file is decoded.
+MAGIC = {".wav": (b"RIFF", b"RIFX", b"RF64"), ".au": (b".snd", b"dns."), ".snd": (b".snd", b"dns."),
+         ".flac": (b"fLaC",), ".ogg": (b"OggS",), ".oga": (b"OggS",), ".opus": (b"OggS",),
+         ".aif": (b"FORM",), ".aiff": (b"FORM",), ".aifc": (b"FORM",), ".w64": (b"riff",),
+         ".caf": (b"caff",)}
+
+
+def header_problem(path: str | os.PathLike[str]) -> str:
+    """Why the file's first bytes do not match its suffix ("" if they do, or if unknown)."""
+    suffix = os.path.splitext(str(path))[1].lower()
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if suffix == ".mp3":  # an ID3 tag, or an MPEG frame sync (11 set bits)
+        if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+            return ""
+        return "not an MP3 file: it starts with neither an ID3 tag nor an MPEG frame"
+    if suffix in MAGIC and not head.startswith(MAGIC[suffix]):
+        return f"its header ({head!r}) is not that of a {suffix} file"
+    return ""
+
 
 def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """Read a sound file (wav, au, flac, mp3, ...) and mix it down to mono.
@@ -24,14 +46,22 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         ``(samples, sample_rate)`` with samples float32 of shape ``(T,)``.
 
     Raises:
-        WavegenError: the file is missing, unreadable, empty, or not audio.
+        WavegenError: the file is missing, unreadable, empty, not audio, its header does not
+            match its name, or it holds non-finite samples (NaN or Inf in a float file).
     """
     try:
+        problem = header_problem(path)
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as err:
         raise WavegenError(f"cannot read audio file {path}: {err}") from err
+    if problem:
+        raise WavegenError(f"cannot read audio file {path}: {problem}")
     if data.shape[0] == 0:
         raise WavegenError(f"audio file {path} is empty (0 samples)")
+    bad = int(data.size - np.isfinite(data).sum())
+    if bad:
+        raise WavegenError(f"audio file {path} holds {bad} non-finite samples (NaN or Inf); "
+                           "it is damaged")
     return data.mean(axis=1).astype(np.float32), int(sr)
 
 

@@ -5,9 +5,12 @@ Data preparation first lists a corpus (``wav.scp`` and the label tables), then
 others from every table, naming them in ``bad_files`` with one warning each. The check runs on a
 whole data dir or, for parallel jobs, on each part of a split (:mod:`wavegen.data.split`).
 
-A file is bad when it is missing, empty, not audio, has the wrong number of channels, fails to
-decode part way, or is truncated: its header promises more data than the file holds (WAV, AU
-and other PCM containers) or fewer frames decode than it announces (MP3).
+A file is bad when it is missing, empty, not audio, its header does not match its name (a text
+file named ``.au`` would otherwise decode as headerless mu-law), has the wrong number of
+channels, fails to decode part way, or is truncated: its header promises more data than the
+file holds (WAV, AU and other PCM containers) or fewer frames decode than it announces (MP3).
+Content that cannot be music is bad too: non-finite samples (NaN or Inf in a float file), a peak
+far beyond full scale, and a constant signal (digital silence or DC) from start to end.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
+from wavegen.audio import header_problem
 from wavegen.data.kaldi import read_table, write_table
 from wavegen.errors import WavegenError
 
@@ -26,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BLOCK = 1 << 16  # frames decoded at a time
 MP3_TOLERANCE = 0.99  # an MP3 may decode slightly fewer frames than its header announces
+MAX_PEAK = 16.0  # float files may exceed full scale a little; 24 dB beyond it is not audio
 # libsndfile logs "data : <declared> (should be <actual>)" for a too-short PCM container.
 _SHORT_DATA = re.compile(r"(?:^|\n)\s*(?:data|Data Size)\s*:\s*(\d+) \(should be (\d+)\)")
 _UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # streamed files that do not declare their size
@@ -47,22 +53,37 @@ def check_audio(path: str | os.PathLike[str], channels: int = 1) -> tuple[float 
     if path.stat().st_size == 0:
         return None, "empty file (0 bytes)"
     try:
+        problem = header_problem(path)
+        if problem:
+            return None, problem
         info = sf.info(str(path))
         if channels and info.channels != channels:
             return None, f"{info.channels} channels, expected {channels}"
         match = _SHORT_DATA.search(info.extra_info)
         if match and int(match[1]) not in _UNKNOWN_SIZES and int(match[1]) > int(match[2]):
             return None, f"truncated: header declares {match[1]} data bytes, file has {match[2]}"
-        decoded = 0
+        decoded, non_finite, low, high = 0, 0, np.inf, -np.inf
         with sf.SoundFile(str(path)) as fh:
-            while n := len(fh.read(BLOCK, dtype="int16")):  # not blocks(): it pads the last
-                decoded += n
+            # float32, not int16: a cast to integers would turn NaN into silence.
+            while len(block := fh.read(BLOCK, dtype="float32")):  # not blocks(): it pads
+                decoded += len(block)
+                finite = np.isfinite(block)
+                non_finite += int(block.size - finite.sum())
+                if finite.any():
+                    low, high = min(low, block[finite].min()), max(high, block[finite].max())
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as err:
         return None, f"not readable audio ({err})"
     if decoded == 0 or info.samplerate <= 0:
         return None, "no audio frames"
     if info.format == "MP3" and decoded < MP3_TOLERANCE * info.frames:
         return None, f"truncated: {decoded} of {info.frames} frames decode"
+    if non_finite:
+        return None, f"{non_finite} non-finite samples (NaN or Inf)"
+    if max(abs(low), abs(high)) > MAX_PEAK:
+        return None, f"implausible level: peak {max(abs(low), abs(high)):.3g} (full scale is 1)"
+    if high == low:
+        return None, ("digital silence throughout" if high == 0
+                      else f"constant signal (DC at {high:.3g}) throughout")
     return decoded / info.samplerate, ""
 
 
