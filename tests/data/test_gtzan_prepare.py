@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,45 @@ def test_nonexistent_corpus(tmp_path: Path) -> None:
 def test_unknown_split(toy_corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(WavegenError, match="unknown split 'artist'; supported: filtered, random"):
         prepare_gtzan(toy_corpus, tmp_path, split="artist")
+
+
+def test_odd_entries_do_not_stop_the_corpus(tmp_path: Path) -> None:
+    """Odd names get safe ids; entries no data dir can hold are skipped and listed with the
+    reason in data/bad_files; the rest of the corpus is prepared."""
+    root = tmp_path / "genres"
+    tiny_tree(root, ("blues", "rock"), clips=4)
+    clip = root / "rock" / "rock.00000.wav"
+    odd_ok = {  # name -> the utterance id it gets
+        "my song.wav": "my_song", "tab\there.wav": "tab_here", "café.00001.wav": "café.00001",
+        "ロック.wav": "ロック", "UPPER.WAV": "UPPER",
+    }
+    for name in odd_ok:
+        (root / "rock" / name).write_bytes(clip.read_bytes())
+    (root / "rock" / "line\nbreak.wav").write_bytes(clip.read_bytes())
+    (root / "rock" / "loop.wav").symlink_to(root / "rock" / "loop.wav")
+    (root / "rock" / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
+    (root / "rock" / "folder.wav").mkdir()
+    os.mkfifo(root / "rock" / "fifo.wav")
+    sf.write(str(root / "rock" / "rock.00001.au"), read_audio(clip)[0], 22050,
+             format="AU")  # the same id as rock.00001.wav: sorted first, so it is kept
+    (root / "hip hop").mkdir()  # a genre folder with a space
+    (root / "hip hop" / "hh.00000.wav").write_bytes(clip.read_bytes())
+    (root / "loop").symlink_to(root / "loop")  # a folder-level symlink loop
+    out = tmp_path / "data"
+    counts = prepare_gtzan(tmp_path, out, split="random", seed=0)
+    listed = set().union(*set_utts(out).values())
+    assert set(odd_ok.values()) <= listed and "hh.00000" in listed
+    assert sum(counts.values()) == 8 + len(odd_ok) + 1
+    assert read_vocab(out / "genres.txt") == ["blues", "hip_hop", "rock"]
+    bad = (out / "bad_files").read_text().splitlines()
+    reasons = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in bad}
+    assert len(bad) == 6, bad
+    assert "line break" in reasons[ascii(str(root / "rock" / "line\nbreak.wav"))]
+    for name in ("loop.wav", "dangling.wav"):
+        assert "cannot be read" in reasons[ascii(str(root / "rock" / name))]
+    for name in ("folder.wav", "fifo.wav"):
+        assert "not a regular file" in reasons[ascii(str(root / "rock" / name))]
+    assert "second clip with the id rock.00001" in reasons[ascii(str(root / "rock" /
+                                                                     "rock.00001.wav"))]
+    for s in SETS:
+        validate_data_dir(out / s)

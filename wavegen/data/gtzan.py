@@ -4,7 +4,9 @@ Accepts ``<root>/genres/<genre>/<genre>.000NN.{wav,au}`` (original), the Kaggle 
 ``<root>/Data/genres_original/<genre>/...``, or ``root`` being the genre-folder parent itself.
 Unreadable files are skipped with a warning each and their paths listed in
 ``data/<set>/bad_files`` (see :mod:`wavegen.data.check`); so are the ids of clips of the split
-missing from the corpus.
+missing from the corpus. Entries that belong to no set because they cannot be used at all
+(symlink loops, a line break in the path, a duplicate id) are listed with the reason in
+``data/bad_files``; a name with whitespace gets a safe utterance id instead.
 
 Two splits: ``filtered``, the artist-filtered split of Kereliuk et al. (2015) as published
 with torchaudio (443 / 197 / 290 clips; the other 70 clips are in no set), shipped as
@@ -24,6 +26,7 @@ import numpy as np
 from wavegen.data.check import check_data_dir, write_speakers
 from wavegen.data.kaldi import write_table, write_vocab
 from wavegen.errors import WavegenError
+from wavegen.outputs import write_text
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +35,25 @@ SETS = ("train", "valid", "test")
 SPLITS = ("filtered", "random")
 
 
+def _subdirs(folder: Path) -> list[Path]:
+    """Sub-folders of ``folder``, skipping entries that cannot be examined (symlink loops)."""
+    out = []
+    for p in folder.iterdir():
+        try:
+            if p.is_dir():
+                out.append(p)
+        except OSError:
+            pass
+    return out
+
+
 def find_genre_root(root: str | os.PathLike[str]) -> Path:
     """Locate the folder whose subfolders are genres."""
     root = Path(root)
     for cand in (root / "genres", root / "Data" / "genres_original", root / "genres_original",
                  root):
         if cand.is_dir() and any(
-            p.suffix in AUDIO_EXTENSIONS for d in cand.iterdir() if d.is_dir() for p in d.iterdir()
+            p.suffix in AUDIO_EXTENSIONS for d in _subdirs(cand) for p in d.iterdir()
         ):
             return cand
     raise WavegenError(
@@ -46,15 +61,54 @@ def find_genre_root(root: str | os.PathLike[str]) -> Path:
     )
 
 
-def scan_corpus(root: str | os.PathLike[str]) -> dict[str, tuple[str, Path]]:
-    """utterance id -> (genre, path) for every audio file, ids like ``rock.00012``."""
+def _safe_id(name: str) -> str:
+    """An utterance id or label without whitespace or control characters (Kaldi tables are
+    whitespace-separated lines): each such character becomes ``_``."""
+    return "".join("_" if c.isspace() or not c.isprintable() else c for c in name)
+
+
+def scan_corpus(root: str | os.PathLike[str]
+                ) -> tuple[dict[str, tuple[str, Path]], list[tuple[str, str]]]:
+    """Every audio file of the corpus, and the entries that cannot be used.
+
+    Returns:
+        ``(found, skipped)``: utterance id -> (genre, path) with ids like ``rock.00012``, and
+        ``(path, reason)`` for each skipped entry. A name with spaces or other whitespace gets
+        a safe id (each such character becomes ``_``); a path a data dir cannot hold (a
+        newline in it), a symlink loop or a dangling link, a non-file, and a second file
+        with the same id are skipped.
+    """
     genre_root = find_genre_root(root)
     found: dict[str, tuple[str, Path]] = {}
-    for genre_dir in sorted(p for p in genre_root.iterdir() if p.is_dir()):
+    skipped: list[tuple[str, str]] = []
+    for genre_dir in sorted(_subdirs(genre_root)):
+        genre = _safe_id(genre_dir.name)
         for path in sorted(genre_dir.iterdir()):
-            if path.suffix in AUDIO_EXTENSIONS:
-                found[path.stem] = (genre_dir.name, path.resolve())
-    return found
+            if path.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            try:
+                real = path.resolve(strict=True)
+                if not real.is_file():
+                    raise OSError("not a regular file")
+            except (OSError, RuntimeError) as err:
+                reason = getattr(err, "strerror", None) or str(err)
+                skipped.append((str(path), f"cannot be read: {reason}"))
+                continue
+            if any(c in str(real) for c in "\n\r"):
+                skipped.append((str(path), "its path holds a line break, which a data dir "
+                                           "(one line per clip) cannot store"))
+                continue
+            utt = _safe_id(path.stem)
+            if not genre or not utt:
+                skipped.append((str(path), "no usable name"))
+            elif utt in found:
+                skipped.append((str(path), f"a second clip with the id {utt} "
+                                           f"(first: {found[utt][1]})"))
+            else:
+                found[utt] = (genre, real)
+    for path, reason in skipped:
+        log.warning("skipping %r: %s", path, reason)
+    return found, skipped
 
 
 def random_split(
@@ -106,7 +160,7 @@ def prepare_gtzan(
     """
     if split not in SPLITS:
         raise WavegenError(f"unknown split '{split}'; supported: {', '.join(SPLITS)}")
-    found = scan_corpus(corpus)
+    found, skipped = scan_corpus(corpus)
     genres = sorted({g for g, _ in found.values()})
     if split == "random":
         parts = random_split({u: g for u, (g, _) in found.items()}, seed, valid_frac, test_frac)
@@ -138,6 +192,8 @@ def prepare_gtzan(
         if not counts[name]:
             raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?{hint}")
     write_vocab(out / "genres.txt", genres)
+    # Entries that are in no set: one line each, the path escaped as a Python literal.
+    write_text(out / "bad_files", "".join(f"{ascii(p)} {why}\n" for p, why in skipped))
     return counts
 
 
