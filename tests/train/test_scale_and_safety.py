@@ -127,9 +127,10 @@ def test_a_checkpoint_carrying_code_is_refused(dump_root, tmp_path, monkeypatch)
     torch.save({"format": "wavegen-checkpoint", "step": 3, "state_dict": _Payload()},
                ckpt_dir / "step-0000003.pt")
     conf = write_config(tmp_path / "c.yaml")
-    with pytest.raises(WavegenError, match="not a safe wavegen file"):
+    with pytest.raises(WavegenError, match="not a safe wavegen file") as exc:
         train(conf, dump_root, tmp_path / "exp")
     assert not (tmp_path / "pwned").exists()
+    assert "weights_only" not in str(exc.value)  # never the advice to run the file's code
 
 
 def test_mixed_precision_option_is_checked(dump_root, tmp_path):  # noqa: F811

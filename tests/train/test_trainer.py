@@ -75,6 +75,46 @@ def test_resume_continues_exactly(dump_root, tmp_path):
         assert torch.equal(tensor, resumed[name]), name
 
 
+def test_a_truncated_newest_checkpoint_falls_back_to_the_previous(dump_root, tmp_path, caplog):
+    """A crash of the machine mid-write can leave a short newest checkpoint: resume from the
+    one before it, say so, and end with the same weights as an uninterrupted run."""
+    conf = write_config(tmp_path / "c.yaml")
+    train(conf, dump_root, tmp_path / "full")
+    full = load_model(tmp_path / "full" / "model.pt")[0].state_dict()
+    train(conf, dump_root, tmp_path / "cut")
+    newest = list_checkpoints(tmp_path / "cut")[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 3])
+    (tmp_path / "cut" / "model.pt").unlink()
+    with caplog.at_level("WARNING"):
+        assert train(conf, dump_root, tmp_path / "cut")["step"] == 6
+    assert "step-0000004.pt" in caplog.text and "damaged" in caplog.text
+    resumed = load_model(tmp_path / "cut" / "model.pt")[0].state_dict()
+    for name, tensor in full.items():
+        assert torch.equal(tensor, resumed[name]), name
+
+
+def test_no_readable_checkpoint_is_a_clear_error(dump_root, tmp_path):
+    conf = write_config(tmp_path / "c.yaml", {"train": {"max_steps": 4}})
+    train(conf, dump_root, tmp_path / "exp")
+    for path in list_checkpoints(tmp_path / "exp"):
+        path.write_bytes(b"garbage")
+    with pytest.raises(WavegenError, match="no readable checkpoint in .*move the folder aside"):
+        train(write_config(tmp_path / "c.yaml"), dump_root, tmp_path / "exp")
+
+
+@pytest.mark.parametrize("change", [{"n_layers": 5}, {"residual_channels": 6},
+                                    {"dilation_cycle": 2}, {"gate_channels": 16}])
+def test_a_config_of_another_network_does_not_resume(dump_root, tmp_path, change):
+    train(write_config(tmp_path / "c.yaml", {"train": {"max_steps": 2}}), dump_root,
+          tmp_path / "exp")
+    before = {p: p.read_bytes() for p in list_checkpoints(tmp_path / "exp")}
+    conf = write_config(tmp_path / "d.yaml", {"model": change})
+    key, value = next(iter(change.items()))
+    with pytest.raises(WavegenError, match=f"different network .*{key} .* there, {value} in"):
+        train(conf, dump_root, tmp_path / "exp")
+    assert {p: p.read_bytes() for p in list_checkpoints(tmp_path / "exp")} == before
+
+
 def test_finished_experiment_is_not_retrained(dump_root, tmp_path):
     conf = write_config(tmp_path / "c.yaml")
     train(conf, dump_root, tmp_path / "exp")

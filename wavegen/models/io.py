@@ -56,9 +56,15 @@ def safe_torch_load(path: str | os.PathLike[str], what: str = "file") -> dict[st
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for bad or unsafe pickles
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = str(err).strip()
+        if "weights_only" in text or "Weights only" in text:
+            # Not torch's advice to load with weights_only=False: that would run the code.
+            first = "it holds Python objects that only running code from the file could " \
+                    "rebuild; wavegen never does that"
+        else:
+            first = text.splitlines()[0][:200] if text else type(err).__name__
         raise WavegenError(
-            f"cannot load {what} {path}: not a safe wavegen file ({first[:200]})"
+            f"cannot load {what} {path}: not a safe wavegen file ({first})"
         ) from err
     if not isinstance(obj, dict):
         raise WavegenError(f"{what} {path} is not a wavegen file")

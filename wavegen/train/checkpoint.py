@@ -7,12 +7,16 @@ rate, weights; see :mod:`wavegen.models.io`) plus the optimizer, scheduler, step
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+from wavegen.errors import WavegenError
 from wavegen.models.io import atomic_torch_save, safe_torch_load
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "wavegen-checkpoint"
 _NAME = re.compile(r"^step-(\d+)\.pt$")
@@ -55,6 +59,30 @@ def save_best(exp_dir: str | os.PathLike[str], step: int, valid_bits: float,
 
 
 def load_latest(exp_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The newest checkpoint's dict, or None for a fresh experiment."""
+    """The newest readable checkpoint's dict, or None for a fresh experiment.
+
+    A damaged newest checkpoint (truncated by a crash of the machine, say) is skipped with a
+    warning naming it, and the previous one is used; it is left on disk for inspection.
+
+    Raises:
+        WavegenError: checkpoints exist but none of them can be read.
+    """
     found = list_checkpoints(exp_dir)
-    return safe_torch_load(found[-1], "checkpoint") if found else None
+    problems = []
+    for path in reversed(found):
+        try:
+            ckpt = safe_torch_load(path, "checkpoint")
+            if not {"step", "state_dict", "optimizer"} <= ckpt.keys():
+                raise WavegenError(f"checkpoint {path} is not a wavegen training checkpoint")
+        except WavegenError as err:
+            problems.append(str(err))
+            log.warning("%s; trying the previous checkpoint", err)
+            continue
+        if problems:
+            log.warning("resuming from %s: the %d newer checkpoint(s) are damaged", path,
+                        len(problems))
+        return ckpt
+    if problems:
+        raise WavegenError(f"no readable checkpoint in {checkpoint_dir(exp_dir)}: "
+                           f"{problems[0]}; move the folder aside to start afresh")
+    return None

@@ -82,6 +82,22 @@ def _open_stores(data_dir: Path, cfg: ExperimentConfig) -> tuple[DumpStore, Dump
     return stores[0], stores[1]
 
 
+ARCHITECTURE = ("n_classes", "residual_channels", "gate_channels", "skip_channels",
+                "n_layers", "dilation_cycle", "n_cond")
+
+
+def _check_same_architecture(ckpt: dict, model_cfg: WaveNetConfig, exp_dir: Path,
+                             config: object) -> None:
+    """Refuse to resume checkpoints of another network (a config edited after the start)."""
+    saved = ckpt.get("model_config", {})
+    diff = [f"{k} {saved.get(k)} there, {getattr(model_cfg, k)} in {config}"
+            for k in ARCHITECTURE if saved.get(k) != getattr(model_cfg, k)]
+    if diff:
+        raise WavegenError(
+            f"{exp_dir} holds checkpoints of a different network ({'; '.join(diff)}); resume "
+            "with the config the experiment was started with, or train into a new --exp-dir")
+
+
 def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
           exp_dir: str | os.PathLike[str], max_steps: int | None = None) -> dict[str, float]:
     """Train (or resume) an experiment. Returns the final metrics.
@@ -121,6 +137,7 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
     step, skipped, best = 0, 0, math.inf
     ckpt = load_latest(exp_dir)
     if ckpt is not None:
+        _check_same_architecture(ckpt, cfg.model, exp_dir, config)
         model.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
