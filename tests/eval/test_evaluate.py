@@ -1,5 +1,6 @@
 """Classifier training, ``wavegen eval`` and ``wavegen report`` on a small toy corpus."""
 
+import html
 import json
 import os
 import re
@@ -177,3 +178,23 @@ def test_eval_rejects_bad_copy_arguments(corpus, tmp_path, capsys, extra, messag
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("evil", ['x" onerror="alert(1)', "<img src=x onerror=alert(1)>",
+                                  "a'b onload=alert(1) c", "spaced name & co"])
+def test_report_escapes_names_and_works_from_another_folder(corpus, tmp_path, monkeypatch, evil):
+    """Folder names reach the page only escaped; a report written from another folder than the
+    evaluation's still plays every clip; the page may run no script."""
+    monkeypatch.chdir(corpus)  # relative paths, as a recipe passes them
+    gen = _as_generated(corpus / "data" / "test", tmp_path / "gen")
+    exp = tmp_path / "exp"
+    assert main(["eval", "--gen", str(gen),
+                 "--ref", "data/test", "--classifier", "clf.pt",
+                 "--out", str(exp / "eval" / evil)]) == 0
+    monkeypatch.chdir(tmp_path)
+    page = write_report(exp).read_text()
+    assert evil not in page and html.escape(evil) in page
+    for attr in re.findall(r'(?:src|href|alt)="([^"]*)"', page):
+        assert re.fullmatch(r"[A-Za-z0-9._/ -]*", attr), attr
+    assert "script-src 'none'" in page and "<script" not in page
+    assert page.count("<audio") == 10 + 20  # 1 real + 2 generated per genre

@@ -70,7 +70,8 @@ def load_labeled(ref: str | os.PathLike[str], rate: int, max_seconds: float | No
         clips.append(resample(samples, sr, rate)[:limit])
         utts.append(utt)
         labels.append([x.strip() for x in table[utt].split(",")])
-    return clips, utts, labels, vocab, list(wav_scp.values())
+    # Absolute: eval.json is read later from other folders (wavegen report).
+    return clips, utts, labels, vocab, [os.path.abspath(p) for p in wav_scp.values()]
 
 
 def load_generated(gen_dir: str | os.PathLike[str], vocab: list[str], rate: int
@@ -88,7 +89,7 @@ def load_generated(gen_dir: str | os.PathLike[str], vocab: list[str], rate: int
         samples, sr = read_audio(path)
         clips.append(resample(samples, sr, rate))
         requested.append(vocab.index(genre))
-        paths.append(path)
+        paths.append(path.resolve())  # absolute: eval.json is read from other folders
     if not clips:
         raise WavegenError(f"no <genre>_<k>.wav clips in {gen_dir}; write them with "
                            "'wavegen synth --genre all --out-dir DIR'")

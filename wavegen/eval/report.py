@@ -13,6 +13,7 @@ import html
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,12 @@ def plot_spectrogram(samples: np.ndarray, rate: int, png: Path) -> None:
     plt.close(fig)
 
 
+def _slug(text: str) -> str:
+    """A file name made only of letters, digits, ``.``, ``_`` and ``-`` (``text`` may come from
+    any folder or file name: it must not be able to break out of an HTML attribute)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".") or "_"
+
+
 def _clip(src: str, name: str, out: Path, start: float = 0.0) -> tuple[str, str]:
     """Copy ``CLIP_SECONDS`` of ``src`` from ``start`` seconds to ``out/audio/name.wav``, with
     its spectrogram in ``out/img/name.png``; returns both relative links."""
@@ -134,12 +141,13 @@ def _metrics_table(systems: dict[str, dict[str, Any]]) -> str:
 def _figure(src: str, tag: str, caption: str, out: Path, start: float = 0.0) -> str:
     """A spectrogram and a player for ``src``, or "" (with a warning) when it cannot be read."""
     try:
-        audio, img = _clip(src, tag.replace("/", "_"), out, start)
+        audio, img = _clip(src, _slug(tag), out, start)
     except WavegenError as err:
         log.warning("report: %s", err)
         return ""
-    return (f'<figure><figcaption>{html.escape(caption)}</figcaption><img src="{img}" alt="">'
-            f'<audio controls preload="none" src="{audio}"></audio></figure>')
+    return (f'<figure><figcaption>{html.escape(caption)}</figcaption>'
+            f'<img src="{html.escape(img)}" alt="">'
+            f'<audio controls preload="none" src="{html.escape(audio)}"></audio></figure>')
 
 
 def _attacks_table(entry: dict[str, Any]) -> str:
@@ -232,6 +240,9 @@ figure img{display:block;width:256px}audio{width:256px}small{color:#666;font-wei
 tr.flag td,td.flag{background:#fdd}"""
 
 
+# The report runs no script: only its own images and audio and its inline style may load.
+CSP = ("default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
+       "script-src 'none'; base-uri 'none'; form-action 'none'")
 REPORT_FILES = frozenset({"index.html", "img", "audio"})  # what a report folder holds
 
 
@@ -260,14 +271,17 @@ def write_report(exp_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         if log_csv.is_file() and plot_training(log_csv, tmp / "img" / "training.png"):
             body.append('<h2>Training</h2><img src="img/training.png" alt="training curves">')
         for name, ev in systems.items():
-            png = f"img/confusion-{name}.png"
+            png = f"img/confusion-{_slug(name)}.png"
             plot_confusion(ev["generated"]["confusion"], ev["vocab"], tmp / png,
                            f"{name}: requested vs classified")
-            body.append(f"<h2>{html.escape(name)}</h2><img src=\"{png}\" alt=\"confusion matrix\">")
+            body.append(f"<h2>{html.escape(name)}</h2><img src=\"{html.escape(png)}\" "
+                        "alt=\"confusion matrix\">")
             body.append(_genre_section(name, ev, tmp, clips_per_genre))
             if "copies" in ev:
                 body.append(_copies_section(name, ev["copies"], tmp))
-        page = ("<!doctype html><html><head><meta charset=utf-8><title>wavegen report</title>"
+        page = ("<!doctype html><html><head><meta charset=utf-8>"
+                f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+                "<title>wavegen report</title>"
                 f"<style>{CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
         (tmp / "index.html").write_text(page, encoding="utf-8")
     log.info("report: %s", out / "index.html")
