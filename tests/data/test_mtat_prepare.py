@@ -104,3 +104,37 @@ def test_bad_annotations_say_what_is_wrong(tmp_path: Path,
         with pytest.raises(WavegenError, match=":2: 2 fields, expected 3"):
             read_annotations(ann)
     assert "has 1 tag columns" in caplog.text
+
+
+HEAD = '"clip_id"\t"guitar"\t"rock"\t"mp3_path"\n'
+ROW = '"2"\t"1"\t"0"\t"0/a.mp3"\n'
+
+
+@pytest.mark.parametrize("content,message", [
+    (HEAD + ROW + '"2"\t"0"\t"1"\t"0/b.mp3"\n', ":3: clip id 2 already on line 2"),
+    (HEAD + '"x"\t"1"\t"0"\t"0/a.mp3"\n', ":2: clip id 'x' is not a number"),
+    (HEAD + '"-4"\t"1"\t"0"\t"0/a.mp3"\n', ":2: clip id -4 is negative"),
+    (HEAD + '"2"\t"2"\t"0"\t"0/a.mp3"\n', ":2: tag value '2'; expected 0 or 1"),
+    (HEAD + '"2"\t"yes"\t"0"\t"0/a.mp3"\n', "tag value 'yes'"),
+    (HEAD + '"2"\t""\t"0"\t"0/a.mp3"\n', "tag value ''"),
+    (HEAD + '"2"\t"1"\t"0"\t"../../etc/passwd"\n', "is not a path under the corpus root"),
+    (HEAD + '"2"\t"1"\t"0"\t"/abs/a.mp3"\n', "is not a path under the corpus root"),
+    (HEAD + '"2"\t"1"\t"0"\t"0/a\nb.mp3"\n', "is not a path under the corpus root"),
+    ('"clip_id"\t"rock,pop"\t"mp3_path"\n' + '"2"\t"1"\t"0/a.mp3"\n', "column 2 is named"),
+    ('"clip_id"\t""\t"mp3_path"\n' + '"2"\t"1"\t"0/a.mp3"\n', "column 2 is named ''"),
+    ('"clip_id"\t" rock"\t"mp3_path"\n' + '"2"\t"1"\t"0/a.mp3"\n', "column 2 is named"),
+    ('"clip_id"\t"ro\tck"\t"mp3_path"\n' + '"2"\t"1"\t"0/a.mp3"\n', "column 2 is named"),
+    ('"clip_id"\t"rock"\t"rock"\t"mp3_path"\n' + ROW, "'rock' names columns 2 and 3"),
+    (HEAD + '"2"\t"1"\t"' + "0" * 200_000 + '"\t"0/a.mp3"\n', ":2: malformed: field larger"),
+    (HEAD.encode() + b'"2"\t"1"\t"0"\t"0/\xff\xfe.mp3"\n', "not UTF-8 text"),
+    (HEAD + '"2"\t"1\x00"\t"0"\t"0/a.mp3"\n', "malformed|tag value"),
+])
+def test_hostile_annotations_are_clear_errors(tmp_path: Path, content, message) -> None:
+    """Never a traceback, a silent mislabel or a silently dropped clip."""
+    ann = tmp_path / "annotations_final.csv"
+    if isinstance(content, bytes):
+        ann.write_bytes(content)
+    else:
+        ann.write_text(content, encoding="utf-8")
+    with pytest.raises(WavegenError, match=message):
+        read_annotations(ann)

@@ -65,28 +65,62 @@ def read_annotations(path: str | os.PathLike[str]) -> tuple[list[str], list[Clip
     if not path.is_file():
         raise WavegenError(f"missing {path}; is this a MagnaTagATune corpus root?")
     with open(path, encoding="utf-8", newline="") as fh:
-        rows = csv.reader(fh, delimiter="\t", quotechar='"')
-        header = next(rows, [])
-        if len(header) < 3 or header[0] != "clip_id" or header[-1] != "mp3_path":
-            raise WavegenError(f"{path}: expected a tab-separated header 'clip_id', tags..., "
-                               f"'mp3_path', got {header[:3]}...")
-        tags = header[1:-1]
-        if len(tags) != N_TAG_COLUMNS:
-            log.warning("%s has %d tag columns; the published file has %d", path, len(tags),
-                        N_TAG_COLUMNS)
-        clips = []
-        for lineno, row in enumerate(rows, 2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise WavegenError(f"{path}:{lineno}: {len(row)} fields, expected {len(header)}")
-            try:
-                clip_id = int(row[0])
-                on = frozenset(t for t, v in zip(tags, row[1:-1], strict=True) if int(v))
-            except ValueError as err:
-                raise WavegenError(f"{path}:{lineno}: {err}") from err
-            if row[-1].strip():
-                clips.append(Clip(clip_id, on, row[-1].strip()))
+        reader = csv.reader(fh, delimiter="\t", quotechar='"')
+        try:
+            return _parse_annotations(path, reader)
+        except UnicodeDecodeError as err:
+            raise WavegenError(f"{path}: not UTF-8 text (it holds the byte "
+                               f"{err.object[err.start:err.start + 1]!r}); is it the published "
+                               "annotations file?") from err
+        except csv.Error as err:  # a field longer than csv's limit, a stray NUL, ...
+            raise WavegenError(f"{path}:{reader.line_num}: malformed: {err}") from err
+
+
+def _parse_annotations(path: Path, rows) -> tuple[list[str], list[Clip]]:
+    header = next(rows, [])
+    if len(header) < 3 or header[0] != "clip_id" or header[-1] != "mp3_path":
+        raise WavegenError(f"{path}: expected a tab-separated header 'clip_id', tags..., "
+                           f"'mp3_path', got {header[:3]}...")
+    tags = header[1:-1]
+    for k, tag in enumerate(tags, 2):
+        # utt2tags joins tags with commas and Kaldi tables split on whitespace at the key.
+        if not tag.strip() or "," in tag or tag != tag.strip() or not tag.isprintable():
+            raise WavegenError(f"{path}: tag column {k} is named {tag!r}; tag names must be "
+                               "non-empty, printable, without commas or surrounding spaces")
+    seen = {}
+    for k, tag in enumerate(tags, 2):
+        if tag in seen:
+            raise WavegenError(f"{path}: tag {tag!r} names columns {seen[tag]} and {k}")
+        seen[tag] = k
+    if len(tags) != N_TAG_COLUMNS:
+        log.warning("%s has %d tag columns; the published file has %d", path, len(tags),
+                    N_TAG_COLUMNS)
+    clips, first_line = [], {}
+    for lineno, row in enumerate(rows, 2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise WavegenError(f"{path}:{lineno}: {len(row)} fields, expected {len(header)}")
+        try:
+            clip_id = int(row[0])
+        except ValueError as err:
+            raise WavegenError(f"{path}:{lineno}: clip id {row[0][:40]!r} is not a number"
+                               ) from err
+        bad = next((v for v in row[1:-1] if v not in ("0", "1")), None)
+        if bad is not None:
+            raise WavegenError(f"{path}:{lineno}: tag value {bad[:40]!r}; expected 0 or 1")
+        if clip_id < 0 or clip_id in first_line:
+            raise WavegenError(f"{path}:{lineno}: clip id {clip_id} "
+                               + (f"already on line {first_line[clip_id]}" if clip_id >= 0
+                                  else "is negative"))
+        first_line[clip_id] = lineno
+        mp3 = row[-1].strip()
+        if any(c in mp3 for c in "\n\r") or ".." in Path(mp3).parts or mp3.startswith("/"):
+            raise WavegenError(f"{path}:{lineno}: mp3_path {mp3[:80]!r} is not a path under "
+                               "the corpus root")
+        if mp3:
+            clips.append(Clip(clip_id, frozenset(t for t, v in zip(tags, row[1:-1], strict=True)
+                                                 if v == "1"), mp3))
     return tags, clips
 
 
