@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from wavegen.audio import mu_law_decode, mu_law_encode, read_audio, resample
+from wavegen.clipnames import clip_filename
 from wavegen.engine import resolve_device, stream
 from wavegen.engine.sampling import check_sampling
 from wavegen.errors import WavegenError
@@ -47,8 +48,7 @@ def plan_outputs(
     if out_dir is None:
         raise WavegenError("give --out FILE.wav (one clip) or --out-dir DIR (several clips)")
     folder = check_output_dir(out_dir)  # made if missing
-    safe = lambda s: s.replace(":", "-").replace(",", "+").replace(" ", "_")  # noqa: E731
-    return [(spec, folder / f"{safe(spec)}_{k:03d}.wav") for spec in specs for k in range(count)]
+    return [(spec, folder / clip_filename(spec, k)) for spec in specs for k in range(count)]
 
 
 def condition_vector(spec: str, vocab: list[str], label_kind: str, from_tags: bool = False

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from wavegen.audio import mu_law_encode, read_audio, resample
+from wavegen.clipnames import parse_clip_name
 from wavegen.data.dump import LABEL_FILES, DumpStore
 from wavegen.data.kaldi import read_table, read_vocab
 from wavegen.errors import WavegenError
@@ -82,9 +83,9 @@ def load_generated(gen_dir: str | os.PathLike[str], vocab: list[str], rate: int
         raise WavegenError(f"generated-clip folder {gen_dir} does not exist")
     clips, requested, paths = [], [], []
     for path in sorted(gen_dir.glob("*.wav")):
-        genre = path.stem.rsplit("_", 1)[0]
-        if genre not in vocab:
-            log.warning("skipping %s: '%s' is not one of the classifier's labels", path, genre)
+        genre = parse_clip_name(path.name, vocab)
+        if genre is None:
+            log.warning("skipping %s: it names none of the classifier's labels", path)
             continue
         samples, sr = read_audio(path)
         clips.append(resample(samples, sr, rate))
@@ -235,7 +236,8 @@ def evaluate(
         if info.vocab != vocab:
             raise WavegenError(f"model {model} and the classifier have different vocabularies")
         model_clips = [resample(c, rate, info.sample_rate) for c in real]
-        conds = torch.from_numpy(real_targets / real_targets.sum(1, keepdims=True))
+        # As in training: one-hot genres, unnormalized multi-hot tags.
+        conds = torch.from_numpy(real_targets)
         result["nll_bits_per_sample"] = nll_bits_per_sample(
             net, info.config.n_classes, model_clips, conds, nll_seconds, info.sample_rate)
         result["model"] = str(model)

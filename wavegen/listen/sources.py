@@ -7,13 +7,11 @@ a Kaldi data dir has ``wav.scp`` and ``utt2genre``. Both become ``{genre: [path,
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
+from wavegen.clipnames import parse_clip_name
 from wavegen.data.kaldi import read_table
 from wavegen.errors import WavegenError
-
-CLIP_RE = re.compile(r"^(?P<genre>[A-Za-z0-9][A-Za-z0-9-]*)_(?P<k>\d+)\.wav$")
 
 
 def _from_kaldi(data_dir: Path) -> dict[str, list[Path]]:
@@ -38,9 +36,9 @@ def _from_kaldi(data_dir: Path) -> dict[str, list[Path]]:
 def _from_folder(folder: Path) -> dict[str, list[Path]]:
     clips: dict[str, list[Path]] = {}
     for path in sorted(folder.glob("*.wav")):
-        match = CLIP_RE.match(path.name)
-        if match:
-            clips.setdefault(match["genre"], []).append(path)
+        label = parse_clip_name(path.name)
+        if label:
+            clips.setdefault(label, []).append(path)
     return clips
 
 
