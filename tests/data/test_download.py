@@ -10,8 +10,10 @@ import hashlib
 import io
 import logging
 import socket
+import stat
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +57,7 @@ class Site:
         self.requests: list[tuple[str, str | None]] = []
         self.release = threading.Event()
         self.base = ""
+        self.flooded = 0  # bytes a "flood" answer managed to send
 
     def count(self, path: str) -> int:
         return sum(p == path for p, _ in self.requests)
@@ -77,6 +80,17 @@ def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 if start >= len(body):
                     self.send_error(416)
                     return
+            if step == "flood":  # no length, and bytes without end until the client leaves
+                self.send_response(200)
+                self.end_headers()
+                deadline = time.monotonic() + 30
+                try:
+                    while time.monotonic() < deadline:
+                        self.wfile.write(bytes(1 << 16))
+                        site.flooded += 1 << 16
+                except OSError:
+                    pass
+                return
             self.send_response(206 if start else 200)
             if start:
                 self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
@@ -407,3 +421,33 @@ def test_checksum_file_replaces_only_the_named_files(tmp_path: Path) -> None:
     changed = {s.name: s for s in specs}["annotations_final.csv"]
     assert changed.checksum == "md5:" + "0" * 32 and changed.size is None
     assert specs[0] == download.CORPORA["mtat"][0]
+
+
+def test_a_mirror_sending_more_than_declared_is_cut_off(site: Site, gtzan_tar: bytes,
+                                                        tmp_path: Path) -> None:
+    """A mirror that streams without end is stopped at the declared size (it used to fill the
+    disk), and the next mirror is tried."""
+    site.files["/flood/genres.tar.gz"] = gtzan_tar
+    site.script["/flood/genres.tar.gz"] = ["flood"]
+    site.files["/good/genres.tar.gz"] = gtzan_tar
+    spec = spec_for("genres.tar.gz", gtzan_tar)
+    download_file(spec, tmp_path, mirrors=[site.base + "/flood", site.base + "/good"])
+    assert (tmp_path / "genres.tar.gz").read_bytes() == gtzan_tar
+    assert site.requests[-1] == ("/good/genres.tar.gz", None)
+    assert site.flooded < len(gtzan_tar) + (64 << 20)  # cut off long before 30 s of zeros
+
+
+def test_zip_with_a_symlink_member_is_refused_before_writing(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        link = zipfile.ZipInfo("0/link")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc")
+        zf.writestr("0/a.mp3", b"first")
+        zf.writestr("0/link/evil.mp3", b"through the link")
+    (tmp_path / "mp3.zip.001").write_bytes(buf.getvalue())
+    dest = tmp_path / "mp3"
+    with pytest.raises(WavegenError, match="'0/link' is a link"):
+        extract_split_zip([tmp_path / "mp3.zip.001"], tmp_path / "mp3.zip", dest)
+    assert not dest.exists() or not any(dest.rglob("*"))
+    assert not (tmp_path / "mp3.zip").exists()

@@ -84,6 +84,12 @@ def _bad_answers(public):
         {**base, "ratings": good, "extra": 1},                         # unknown field
         {"trial": trial["id"], "ratings": good},                        # no listener
         {**base, "listener": "../x", "ratings": good},                 # bad listener id
+        {**base, "listener": "ann\n", "ratings": good},               # trailing newline
+        {**base, "listener": "ann\r\n", "ratings": good},
+        {**base, "listener": "", "ratings": good},
+        {**base, "listener": "a" * 65, "ratings": good},
+        {**base, "listener": "ann bo", "ratings": good},
+        {**base, "listener": 7, "ratings": good},
         {**base, "listener": "nobody", "ratings": good},               # no session
         {**base, "choice": first},                                     # A/B field on MUSHRA
         [base],                                                        # not an object
@@ -185,3 +191,21 @@ def test_answers_survive_a_killed_server(mushra_test, http):
     assert count_answers(mushra_test) == 5
     _, again = AnswerStore(mushra_test).session("dee", [])
     assert again == [trial["id"]]
+
+
+@pytest.mark.parametrize("listener", ["ann\n", "ann\r", "\nann", "ann\x00", "a" * 65, "",
+                                      " ann", "ann/..", "é"])
+def test_bad_listener_ids_open_no_session(live, http, listener):
+    srv, _ = live
+    assert http(srv, "POST", "/api/session", {"listener": listener})[0] == 400
+
+
+def test_idle_connections_are_closed(live, monkeypatch):
+    """A client that connects and sends nothing does not hold a server thread forever."""
+    srv, _ = live
+    monkeypatch.setattr(server_mod.Handler, "timeout", 0.5)
+    host, port = srv.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as sock:
+        start = time.monotonic()
+        assert sock.recv(1) == b""  # the server hung up
+        assert time.monotonic() - start < 5

@@ -20,6 +20,7 @@ import http.client
 import logging
 import os
 import shutil
+import stat
 import tarfile
 import urllib.error
 import urllib.request
@@ -36,6 +37,7 @@ from wavegen.errors import WavegenError
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+MAX_UNDECLARED = 16 << 30  # bytes read for a file of undeclared size (MTAT parts are ~1 GB)
 MAX_RESUMES = 10  # resumed attempts per URL after a transfer broke off with progress
 
 
@@ -275,11 +277,18 @@ def _fetch(url: str, part: Path, size: int | None, timeout: float) -> None:
                 log.info("%s ignored the range request; downloading from the start", url)
             start, mode = 0, "wb"
         total = size if size is not None else (start + expected if expected is not None else None)
+        # Never more than the declared size (or, undeclared, MAX_UNDECLARED): a mirror that
+        # streams on is cut off before it fills the disk.
+        limit = (size if size is not None else MAX_UNDECLARED) - start
         received = 0
         with open(part, mode) as fh, tqdm(total=total, initial=start, unit="B", unit_scale=True,
                                           unit_divisor=1024, desc=part.stem,
                                           disable=None) as bar:
-            while chunk := resp.read(CHUNK):
+            while chunk := resp.read(min(CHUNK, limit - received + 1)):
+                if received + len(chunk) > limit:
+                    fh.write(chunk[: limit - received])
+                    raise ConnectionError(f"{url} sent more than the {start + limit} bytes "
+                                          "declared for it; stopped reading")
                 fh.write(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
@@ -325,12 +334,20 @@ def extract_split_zip(parts: Sequence[Path], joined: Path, dest: Path) -> None:
     log.info("extracting %s into %s", joined, dest)
     try:
         with zipfile.ZipFile(joined) as zf:
-            for name in zf.namelist():
-                _check_member(name, dest, joined)
+            # Every member is checked before anything is written.
+            for info in zf.infolist():
+                _check_member(info.filename, dest, joined)
+                kind = stat.S_IFMT(info.external_attr >> 16)
+                if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+                    raise WavegenError(f"refusing to extract {joined}: member "
+                                       f"'{info.filename}' is a link or a device, which a "
+                                       "corpus archive never holds")
             zf.extractall(dest)
     except zipfile.BadZipFile as err:
         raise WavegenError(f"{joined} is not a valid zip archive ({err}); delete the parts "
                            "and download them again") from err
+    except OSError as err:
+        raise WavegenError(f"cannot extract {joined} into {dest}: {err}") from err
     finally:
         joined.unlink()
 

@@ -76,7 +76,7 @@ def _check_request(test_type: str, systems: Mapping[str, Any], ref: Any) -> None
     if not systems:
         raise WavegenError("no systems given; pass --systems NAME=DIR ...")
     for name in systems:
-        if not SYSTEM_RE.match(name) or name in RESERVED:
+        if not SYSTEM_RE.fullmatch(name) or name in RESERVED:
             raise WavegenError(f"bad system name '{name}': use letters, digits, '_', '.', '-', "
                                f"and none of {', '.join(RESERVED)}")
     if test_type == "mushra":

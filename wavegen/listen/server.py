@@ -35,8 +35,11 @@ from wavegen.listen.store import AnswerStore
 log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
-LISTENER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-STIMULUS_RE = re.compile(r"^/stimuli/([0-9a-f]{12})\.wav$")
+IDLE_TIMEOUT = 20.0  # seconds
+
+# Matched with fullmatch: "$" alone would accept a trailing newline.
+LISTENER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+STIMULUS_RE = re.compile(r"/stimuli/([0-9a-f]{12})\.wav")
 PAGE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
               ".css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
@@ -88,7 +91,7 @@ class ListenApp:
 
     def listener(self, body: dict[str, Any], known: bool) -> str:
         listener = body.get("listener")
-        if not isinstance(listener, str) or not LISTENER_RE.match(listener):
+        if not isinstance(listener, str) or not LISTENER_RE.fullmatch(listener):
             raise Refused(HTTPStatus.BAD_REQUEST, "listener id: 1-64 letters, digits, '_.@-'")
         if known and not self.store.has_listener(listener):
             raise Refused(HTTPStatus.FORBIDDEN, "unknown listener; start a session first")
@@ -143,6 +146,7 @@ class Handler(BaseHTTPRequestHandler):
     server: ListenServer
     server_version = "wavegen-listen"
     sys_version = ""
+    timeout = IDLE_TIMEOUT  # a connection that sends nothing for this long is closed
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s " + format, self.address_string(), *args)
@@ -183,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
             elif path == "/api/test":
                 self._send(HTTPStatus.OK, app.public_json, "application/json")
-            elif match := STIMULUS_RE.match(path):
+            elif match := STIMULUS_RE.fullmatch(path):
                 try:
                     data = app.stimulus_path(match[1]).read_bytes()
                 except OSError:
