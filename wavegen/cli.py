@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
              "GTZAN's layout (OUT/genres/<genre>/<genre>.000NN.wav, 22050 Hz mono).")
     sp.add_argument("out", type=output_dir, help="output folder")
     number(sp, "--clips-per-genre", int, 1, MAX_CLIPS, default=100, help="clips per genre")
-    number(sp, "--duration", float, 1.0, 600.0, default=30.0,
+    number(sp, "--duration", float, 0.5, 600.0, default=30.0,
            help="seconds per clip (GTZAN: 30)")
     seed(sp, default=0, help="corpus seed (deterministic)")
     number(sp, "--jobs", int, 1, 256, default=1, help="parallel rendering processes")
