@@ -11,6 +11,7 @@ A config has these sections::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -116,12 +117,12 @@ class SynthConfig:
     guidance: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 < self.temperature < math.inf:
+            raise ValueError(f"temperature must be a finite number > 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not self.guidance >= 0:
-            raise ValueError(f"guidance must be >= 0, got {self.guidance}")
+        if not 0 <= self.guidance < math.inf:
+            raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
 
 
 @dataclass

@@ -34,8 +34,9 @@ MODEL_FORMAT = "wavegen-model"
 
 
 def default_model_path() -> Path:
-    """The small model shipped with the package (trained on the toy corpus)."""
-    return Path(str(resources.files("wavegen") / "pretrained" / "toy.pt"))
+    """The small model shipped with the package (trained on the rendered-instrument corpus;
+    docs/default_model.md)."""
+    return Path(str(resources.files("wavegen") / "pretrained" / "default.pt"))
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . ./path.sh
-duration=4.5     # at least the receptive field (1.06 s for the shipped model) plus 3 s
+duration=4.5     # at least the receptive field (1.04 s for the shipped model) plus 3 s
 count=10
 seeds="1 2 3"
 data=data
