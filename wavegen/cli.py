@@ -23,7 +23,7 @@ from wavegen.outputs import Terminated
 MAX_CLIPS = 100_000  # clips per genre of a generated corpus
 MAX_JOBS = 10_000  # parts of a split data dir
 MAX_SYNTH_SECONDS = 3600.0  # one hour per clip; split longer pieces into several runs
-MAX_GUIDANCE = 20.0  # beyond this, guided logits saturate to a constant waveform
+MAX_GUIDANCE = 20.0  # well past the useful range (docs/default_model.md: 8 is the default)
 
 
 def _toy_corpus(a: argparse.Namespace) -> None:
