@@ -25,15 +25,21 @@ MAGIC = {".wav": (b"RIFF", b"RIFX", b"RF64"), ".au": (b".snd", b"dns."), ".snd":
          ".caf": (b"caff",)}
 
 
+MP3_SYNC_WINDOW = 4096  # bytes searched for an MPEG frame sync
+
+
 def header_problem(path: str | os.PathLike[str]) -> str:
     """Why the file's first bytes do not match its suffix ("" if they do, or if unknown)."""
     suffix = os.path.splitext(str(path))[1].lower()
     with open(path, "rb") as fh:
-        head = fh.read(4)
-    if suffix == ".mp3":  # an ID3 tag, or an MPEG frame sync (11 set bits)
-        if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        head = fh.read(MP3_SYNC_WINDOW if suffix == ".mp3" else 4)
+    if suffix == ".mp3":
+        # An ID3 tag, or an MPEG frame sync (11 set bits) within the first bytes: decoders skip
+        # a little leading junk, so the sync need not be at byte 0.
+        if head[:3] == b"ID3" or any(head[i] == 0xFF and head[i + 1] & 0xE0 == 0xE0
+                                     for i in range(len(head) - 1)):
             return ""
-        return "not an MP3 file: it starts with neither an ID3 tag nor an MPEG frame"
+        return "not an MP3 file: no ID3 tag and no MPEG frame in its first bytes"
     if suffix in MAGIC and not head.startswith(MAGIC[suffix]):
         return f"its header ({head!r}) is not that of a {suffix} file"
     return ""

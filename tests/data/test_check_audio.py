@@ -123,3 +123,12 @@ def test_garbage_is_listed_in_bad_files_and_the_rest_prepared(tmp_path: Path) ->
     write_vocab(d / "genres.txt", ["rock"])
     assert check_data_dir(d) == 1
     assert (d / "bad_files").read_text().split() == [str(nan), str(text)]
+
+
+@needs_mp3
+def test_an_mp3_with_leading_junk_is_still_good(tmp_path: Path) -> None:
+    """Decoders skip a little junk before the first MPEG frame; so does the header check."""
+    clean = write(tmp_path / "clean.mp3", "MP3")
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(bytes(300) + clean.read_bytes())
+    assert check_audio(junk)[1] == "" and check_audio(clean)[1] == ""
