@@ -205,8 +205,9 @@ async function submit() {
 }
 
 async function start(event) {
-  event.preventDefault();
+  event.preventDefault();  // never a native form submission, even before the test has loaded
   showError(null);
+  if (!(await testReady)) return;  // the test could not be loaded; loadTest() said why
   const listener = $("listener-id").value.trim();
   try {
     const session = await api("/api/session", { listener });
@@ -224,17 +225,20 @@ async function start(event) {
   nextTrial();
 }
 
-async function init() {
+async function loadTest() {
   try {
     state.test = await api("/api/test");
   } catch (err) {
     showError(`Cannot load the test: ${err.message}`);
-    return;
+    return false;
   }
   $("title").textContent = state.test.title;
   $("instructions").textContent = state.test.instructions;
-  $("login-form").addEventListener("submit", start);
-  $("submit").addEventListener("click", submit);
+  return true;
 }
 
-init();
+// The handlers are attached at once: a Start clicked while the test is still loading waits
+// for it instead of submitting the form to the server as a page load.
+const testReady = loadTest();
+$("login-form").addEventListener("submit", start);
+$("submit").addEventListener("click", submit);
