@@ -21,6 +21,11 @@ parameters, but arranged so that the hot path is a handful of large GEMMs and fe
   biases, the others accumulate their skip 1x1 into it in place (``addmm_``); the skip
   gradient, the same for every layer, is passed through unchanged.
 * **Optional activation checkpointing** per cycle of dilations keeps only each cycle's input.
+* **Mixed precision.** Under autocast (bf16, or fp16 on CUDA) every GEMM and the gate run in the
+  autocast dtype while the residual stream, the skip sum and all parameters stay float32: each
+  layer casts its input once and keeps only that low-precision copy for backward (half the
+  stored bytes), the skip and residual products are added into the float32 sums, and the
+  returned logits are float32, so the loss and its softmax run in float32.
 
 Shapes: B batch, T time, N = T * B rows, R residual, G = 2 H gate, S skip, C conditioning.
 """
@@ -57,6 +62,11 @@ class _ResidualLayerFn(torch.autograd.Function):
         pad_out: zero rows to put in front of the residual output (the next dilation).
         recompute: save only ``xp`` and recompute the gate in backward.
 
+    The GEMMs and the gate run in the dtype of the weights (``cb``, ``w_*`` and ``w_res``:
+    float32, float64, or the autocast dtype); ``xp``, ``skip``, ``b_res`` and the outputs keep
+    theirs (float32 under autocast). When the two differ, the layer saves its input cast to the
+    compute dtype instead of ``xp``.
+
     Forward outputs:
         (pad_out + T, B, R) residual output (None for the last layer), (N, S) skip sum.
     """
@@ -67,46 +77,57 @@ class _ResidualLayerFn(torch.autograd.Function):
                 b_res: torch.Tensor | None, w_skip: torch.Tensor, dilation: int,
                 pad_out: int, recompute: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
         T, B, R = xp.shape[0] - dilation, xp.shape[1], xp.shape[2]
-        s = _gate_input(xp, cb, w_past, w_now, dilation).sigmoid_()  # (N, G)
+        mixed = w_now.dtype != xp.dtype
+        xc = xp.to(w_now.dtype) if mixed else xp  # (d + T, B, R) in the compute dtype
+        s = _gate_input(xc, cb, w_past, w_now, dilation).sigmoid_()  # (N, G)
         h = _gate_output(s)  # (N, H)
         ctx.starts_skip = skip.dim() == 1
-        if ctx.starts_skip:
+        if mixed:  # the product in the compute dtype, the sum in the stream's
+            part = h @ w_skip.t()  # (N, S)
+            skip = part.to(skip.dtype).add_(skip) if ctx.starts_skip else skip.add_(part)
+        elif ctx.starts_skip:
             skip = torch.addmm(skip, h, w_skip.t())  # (N, S)
         else:
             skip.addmm_(h, w_skip.t())  # (N, S), in place: the sum is not saved anywhere
+        if not ctx.starts_skip:
             ctx.mark_dirty(skip)
         out = None
         if w_res is not None:
             out = xp.new_empty(pad_out + T, B, R)  # (pad_out + T, B, R)
             out[:pad_out].zero_()
             y = out[pad_out:].view(T * B, R)  # (N, R)
-            torch.addmm(xp[dilation:].reshape(T * B, R), h, w_res.t(), out=y)
+            if mixed:
+                torch.add(xp[dilation:].reshape(T * B, R), h @ w_res.t(), out=y)
+            else:
+                torch.addmm(xp[dilation:].reshape(T * B, R), h, w_res.t(), out=y)
             y.add_(b_res)
-        ctx.save_for_backward(xp, cb, w_past, w_now, w_res, w_skip, None if recompute else s)
-        ctx.dilation, ctx.pad_out = dilation, pad_out
+        ctx.save_for_backward(xc, cb, w_past, w_now, w_res, w_skip, None if recompute else s)
+        ctx.dilation, ctx.pad_out, ctx.stream_dtype = dilation, pad_out, xp.dtype
         return out, skip
 
     @staticmethod
     def backward(ctx: Any, g_out: torch.Tensor | None,
                  g_skip: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        xp, cb, w_past, w_now, w_res, w_skip, s = ctx.saved_tensors
+        xc, cb, w_past, w_now, w_res, w_skip, s = ctx.saved_tensors
         d, pad_out = ctx.dilation, ctx.pad_out
-        T, B, R = xp.shape[0] - d, xp.shape[1], xp.shape[2]
+        T, B, R = xc.shape[0] - d, xc.shape[1], xc.shape[2]
         N, H = T * B, w_skip.shape[1]
-        g_skip = g_skip.contiguous()  # (N, S)
+        cdt, mixed = w_now.dtype, w_now.dtype != ctx.stream_dtype
+        g_skip_c = g_skip.to(cdt).contiguous()  # (N, S)
         if s is None:
-            s = _gate_input(xp, cb, w_past, w_now, d).sigmoid_()  # (N, G)
+            s = _gate_input(xc, cb, w_past, w_now, d).sigmoid_()  # (N, G)
         s_a, s_b = s[:, :H], s[:, H:]  # (N, H) each
         tanh_a = torch.mul(s_a, 2).sub_(1)  # (N, H)
         h = tanh_a * s_b  # (N, H)
 
-        g_h = g_skip @ w_skip  # (N, H)
-        g_w_skip = g_skip.t() @ h  # (S, H)
+        g_h = g_skip_c @ w_skip  # (N, H)
+        g_w_skip = g_skip_c.t() @ h  # (S, H)
         g_w_res = g_b_res = g_res = None
         if w_res is not None:
-            g_res = g_out[pad_out:].reshape(N, R)  # (N, R)
-            g_h.addmm_(g_res, w_res)
-            g_w_res = g_res.t() @ h  # (R, H)
+            g_res = g_out[pad_out:].reshape(N, R)  # (N, R), stream dtype
+            g_res_c = g_res.to(cdt)
+            g_h.addmm_(g_res_c, w_res)
+            g_w_res = g_res_c.t() @ h  # (R, H)
             g_b_res = g_res.sum(0)  # (R,)
 
         # d h / d(2a) = s_b * 2 s_a (1 - s_a);  d h / d b = tanh_a * s_b (1 - s_b).
@@ -116,16 +137,23 @@ class _ResidualLayerFn(torch.autograd.Function):
         torch.mul(g_h.mul_(h), 1 - s_b, out=g_z[:, H:])
         del tanh_a, h, g_h
 
-        g_xp = xp.new_empty(xp.shape)  # (d + T, B, R)
+        g_xp = torch.empty(xc.shape, dtype=ctx.stream_dtype, device=xc.device)  # (d + T, B, R)
         g_now = g_xp[d:].view(N, R)
-        if g_res is not None:
-            torch.addmm(g_res, g_z, w_now, out=g_now)
+        if mixed:
+            g_now.copy_(g_z @ w_now)
+            if g_res is not None:
+                g_now.add_(g_res)
+            g_xp[:d].zero_()
+            g_xp[:T].view(N, R).add_(g_z @ w_past)
         else:
-            torch.mm(g_z, w_now, out=g_now)
-        g_xp[:d].zero_()
-        g_xp[:T].view(N, R).addmm_(g_z, w_past)
-        g_w_past = g_z.t() @ xp[:T].reshape(N, R)  # (G, R)
-        g_w_now = g_z.t() @ xp[d:].reshape(N, R)  # (G, R)
+            if g_res is not None:
+                torch.addmm(g_res, g_z, w_now, out=g_now)
+            else:
+                torch.mm(g_z, w_now, out=g_now)
+            g_xp[:d].zero_()
+            g_xp[:T].view(N, R).addmm_(g_z, w_past)
+        g_w_past = g_z.t() @ xc[:T].reshape(N, R)  # (G, R)
+        g_w_now = g_z.t() @ xc[d:].reshape(N, R)  # (G, R)
         g_cb = g_z.view(T, B, -1).sum(0)  # (B, G)
         g_skip_in = g_skip.sum(0) if ctx.starts_skip else g_skip
         return (g_xp, g_skip_in, g_cb, g_w_past, g_w_now, g_w_res, g_b_res, g_w_skip,
@@ -149,45 +177,66 @@ def _gate_output(s: torch.Tensor) -> torch.Tensor:
 
 
 def _layer(layer: ResidualLayer, x: torch.Tensor, skip: torch.Tensor, cond: torch.Tensor,
-           pad_out: int, recompute: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Apply one reference layer's parameters with the fused function (shapes as above)."""
+           pad_out: int, recompute: bool,
+           cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Apply one reference layer's parameters with the fused function (shapes as above); the
+    layer computes in ``cdt``."""
     w = layer.dilated.weight  # (G, R, 2): tap 0 sees x[t - d], tap 1 sees x[t]
     H = w.shape[0] // 2
     gain = torch.cat([w.new_full((H,), 2.0), w.new_ones(H)])  # (G,): tanh(a) via sigmoid(2a)
     cb = (layer.cond(cond) + layer.dilated.bias) * gain  # (B, G)
     res = layer.residual
     return _ResidualLayerFn.apply(
-        x, skip, cb, w[:, :, 0] * gain[:, None], w[:, :, 1] * gain[:, None],
-        None if res is None else res.weight[:, :, 0], None if res is None else res.bias,
-        layer.skip.weight[:, :, 0], layer.dilation, pad_out, recompute)
+        x, skip, cb.to(cdt), (w[:, :, 0] * gain[:, None]).to(cdt),
+        (w[:, :, 1] * gain[:, None]).to(cdt),
+        None if res is None else res.weight[:, :, 0].to(cdt), None if res is None else res.bias,
+        layer.skip.weight[:, :, 0].to(cdt), layer.dilation, pad_out, recompute)
 
 
 def _block(layers: list[ResidualLayer], pads: list[int], x: torch.Tensor, cond: torch.Tensor,
-           recompute: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+           recompute: bool, cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Layers in sequence: x (d0 + T, B, R) -> (next input or None, (N, S) their skip sum)."""
     # A plain sum: the gradient of stack(...).sum(0) reaches each bias as a view of one shared
     # buffer, and accumulating a second backward into such .grad tensors adds up L times.
     skip = sum((layer.skip.bias for layer in layers[1:]), layers[0].skip.bias)  # (S,)
     for layer, pad in zip(layers, pads, strict=True):
-        x, skip = _layer(layer, x, skip, cond, pad, recompute)
+        x, skip = _layer(layer, x, skip, cond, pad, recompute, cdt)
     return x, skip
 
 
+def compute_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
+    """The dtype the stack's GEMMs run in: the autocast dtype if autocast is on, else ``dtype``
+    (the parameters' own)."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.get_autocast_dtype(device.type)
+    return dtype
+
+
 def fused_forward(model: WaveNet, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """The model's forward on the fused path: codes (B, T) long, cond (B, C) -> (B, A, T)."""
+    """The model's forward on the fused path: codes (B, T) long, cond (B, C) -> (B, A, T).
+
+    Under autocast the residual stack computes in the autocast dtype with float32 sums (see the
+    module docstring) and the output head runs under the caller's autocast; the logits are
+    returned as float32 so the loss is computed in float32."""
     cfg, layers = model.cfg, list(model.layers)
     B, T = codes.shape
     dil = cfg.dilations
-    x = model.embed(codes.t())  # (T, B, R)
-    x = F.pad(x, (0, 0, 0, 0, dil[0], 0))  # (d0 + T, B, R)
-    pads = dil[1:] + [0]
-    step = cfg.dilation_cycle if cfg.checkpoint_activations else len(layers)
-    skip = None
-    for i in range(0, len(layers), step):
-        args = (layers[i:i + step], pads[i:i + step], x, cond, cfg.recompute_gate)
-        if cfg.checkpoint_activations and torch.is_grad_enabled():
-            x, part = checkpoint(_block, *args, use_reentrant=False)
-        else:
-            x, part = _block(*args)
-        skip = part if skip is None else skip + part  # (N, S)
-    return model.head(skip.view(T, B, -1).permute(1, 2, 0).contiguous())  # (B, A, T)
+    device = codes.device
+    cdt = compute_dtype(device, model.embed.weight.dtype)
+    # The stack handles its own casts: autocast off inside it, so the conditioning projection,
+    # the biases and the sums stay in the parameters' dtype.
+    with torch.autocast(device.type, enabled=False):
+        x = model.embed(codes.t())  # (T, B, R)
+        x = F.pad(x, (0, 0, 0, 0, dil[0], 0))  # (d0 + T, B, R)
+        pads = dil[1:] + [0]
+        step = cfg.dilation_cycle if cfg.checkpoint_activations else len(layers)
+        skip = None
+        for i in range(0, len(layers), step):
+            args = (layers[i:i + step], pads[i:i + step], x, cond, cfg.recompute_gate, cdt)
+            if cfg.checkpoint_activations and torch.is_grad_enabled():
+                x, part = checkpoint(_block, *args, use_reentrant=False)
+            else:
+                x, part = _block(*args)
+            skip = part if skip is None else skip + part  # (N, S)
+    logits = model.head(skip.view(T, B, -1).permute(1, 2, 0).contiguous())  # (B, A, T)
+    return logits.float() if logits.dtype != skip.dtype else logits

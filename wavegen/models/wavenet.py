@@ -36,7 +36,8 @@ class WaveNetConfig:
         impl: how the forward pass is computed, with the same parameters and results:
             ``fused`` (time-major GEMMs, recomputing backward; see ``fused.py``) or
             ``reference`` (one ``nn.Conv1d`` per layer, the plain definition). Under autocast
-            the reference path runs.
+            (``train.mixed_precision``) the fused path computes its GEMMs in the autocast dtype
+            with float32 sums and float32 logits.
         recompute_gate: on the fused path, keep only each layer's input for backward and
             recompute its gate there (one extra GEMM per layer) instead of storing the gate's
             (T, B, G) activations.
@@ -118,7 +119,7 @@ class WaveNet(nn.Module):
 
     def forward(self, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """codes: (B, T) long, cond: (B, C) float -> logits (B, A, T) for the next sample."""
-        if self.cfg.impl == "fused" and not torch.is_autocast_enabled(codes.device.type):
+        if self.cfg.impl == "fused":
             return fused_forward(self, codes, cond)
         x = self.embed(codes).transpose(1, 2)  # (B, R, T)
         skips = torch.zeros(
