@@ -165,6 +165,21 @@ def summarize(name: str, timed: list[dict], mem: dict | None) -> dict:
     return row
 
 
+def _ratio(value: float | None, base: float | None) -> float | None:
+    """value / base, or None when either is missing or the base is not positive (a run too
+    small for the memory counters to move reports 0 MB)."""
+    if value is None or base is None or not base > 0:
+        return None
+    return value / base
+
+
+def _fmt(value: float | None, width: int, suffix: str = "", digits: int = 2) -> str:
+    """A right-aligned table cell; ``-`` for a missing value."""
+    if value is None:
+        return f"{'-':>{width}}" + " " * len(suffix)
+    return f"{value:>{width}.{digits}f}{suffix}"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS),
@@ -217,12 +232,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'variant':>17} {'samples/s':>10} {'vs base':>8} {'peak MB':>8} {'ratio':>6}"
           f" {'RSS MB':>7} {'ratio':>6}")
     for r in rows:
-        r["speedup"] = r["samples_per_s"] / base["samples_per_s"] if base else float("nan")
-        r["mem_ratio"] = r["peak_mem_mb"] / base["peak_mem_mb"] if base else float("nan")
-        rss = r.get("rss_mb", float("nan"))
-        rss_ratio = rss / base["rss_mb"] if base and "rss_mb" in base else float("nan")
-        print(f"{r['variant']:>17} {r['samples_per_s']:>10,.0f} {r['speedup']:>7.2f}x "
-              f"{r['peak_mem_mb']:>8.0f} {r['mem_ratio']:>6.2f} {rss:>7.0f} {rss_ratio:>6.2f}"
+        r["speedup"] = _ratio(r["samples_per_s"], base and base["samples_per_s"])
+        r["mem_ratio"] = _ratio(r["peak_mem_mb"], base and base["peak_mem_mb"])
+        r["rss_ratio"] = _ratio(r.get("rss_mb"), base and base.get("rss_mb"))
+        print(f"{r['variant']:>17} {r['samples_per_s']:>10,.0f} {_fmt(r['speedup'], 7, 'x')} "
+              f"{r['peak_mem_mb']:>8.0f} {_fmt(r['mem_ratio'], 6)} "
+              f"{_fmt(r.get('rss_mb'), 7, digits=0)} {_fmt(r['rss_ratio'], 6)}"
               + (f"  GEMM/conv {r['gemm_share']:.0%} of op time" if "gemm_share" in r else ""))
     load_after = os.getloadavg()
     print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}")

@@ -41,3 +41,5 @@ def test_matmul_peak_is_measured_and_described() -> None:
     facts["matmul_gflops"] = {"fp32": 264.0, "bf16": 2160.0}
     line = describe(facts)
     assert line.startswith("CPU ") and "1 threads" in line and "bf16 2,160 GFLOP/s" in line
+    facts["matmul_gflops"] = {"fp32": 41.4, "bf16": 2.64}
+    assert "matmul fp32 41 / bf16 2.6 GFLOP/s" in describe(facts)

@@ -92,6 +92,11 @@ def machine_facts(device: str = "cpu", threads: int | None = None,
     return facts
 
 
+def _gflops(value: float) -> str:
+    """A GFLOP/s figure: whole numbers from 10 up, one decimal below (emulated bf16 is ~2)."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
 def describe(facts: dict[str, object]) -> str:
     """One line for the top of a benchmark table."""
     cpu = facts["cpu"]
@@ -102,5 +107,5 @@ def describe(facts: dict[str, object]) -> str:
         parts.insert(0, f"GPU {facts['gpu']['name']}")  # type: ignore[index]
     if "matmul_gflops" in facts:
         p = facts["matmul_gflops"]
-        parts.append(f"matmul fp32 {p['fp32']:,.0f} / bf16 {p['bf16']:,.0f} GFLOP/s")  # type: ignore[index]
+        parts.append(f"matmul fp32 {_gflops(p['fp32'])} / bf16 {_gflops(p['bf16'])} GFLOP/s")  # type: ignore[index]
     return ", ".join(parts)

@@ -79,5 +79,16 @@ def test_the_benchmark_runs_and_writes_machine_facts(tmp_path: Path,
     assert [r["variant"] for r in got["results"]] == ["baseline", "fused"]
     assert all(r["rounds"] == 2 and len(r["step_s_rounds"]) == 2 for r in got["results"])
     assert got["results"][0]["speedup"] == 1.0
+    assert all(r["mem_ratio"] is None or r["mem_ratio"] > 0 for r in got["results"])
     machine = got["meta"]["machine"]
     assert machine["matmul_gflops"]["fp32"] > 0 and "isa" in machine["cpu"]
+
+
+@pytest.mark.parametrize("value, base, want", [
+    (2.0, 4.0, 0.5), (2.0, 0.0, None), (2.0, -1.0, None), (2.0, None, None), (None, 4.0, None),
+    (2.0, float("nan"), None)])
+def test_ratios_to_the_baseline_survive_empty_counters(value, base, want) -> None:
+    """A tiny run can leave the peak-memory counter at 0 MB; the table shows ``-``, not a crash."""
+    assert train_step._ratio(value, base) == want
+    cell = train_step._fmt(train_step._ratio(value, base), 6)
+    assert len(cell) == 6 and (cell.strip() == "-") == (want is None)
