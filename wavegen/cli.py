@@ -120,9 +120,11 @@ def _synth(a: argparse.Namespace) -> None:
 
 
 def _bench(a: argparse.Namespace) -> None:
+    from wavegen.engine import resolve_device
     from wavegen.engine.bench import run_bench
 
-    run_bench(a.config, a.engines, tuple(a.batch), a.samples, a.repeats, a.json)
+    run_bench(a.config, a.engines, tuple(a.batch), a.samples, a.repeats, a.json,
+              resolve_device(a.device))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -269,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "reference and cached engines)")
     number(sp, "--repeats", int, 1, 1000, default=5, help="timed runs per point (median)")
     sp.add_argument("--json", default=None, type=output_file, help="also write the results here")
+    sp.add_argument("--device", default="cpu",
+                    help="cpu, or cuda / cuda:N to measure the GPU engines (triton, graph, "
+                         "cached); default cpu")
 
     from wavegen.listen.cli import add_listen_parser  # argparse only: cheap to import
 

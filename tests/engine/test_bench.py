@@ -2,16 +2,19 @@
 
 import json
 
+import pytest
+import torch
 from test_exactness import SHAPES, random_model
 
 from wavegen.cli import main
 from wavegen.engine import bench
+from wavegen.errors import WavegenError
 from wavegen.models.wavenet import WaveNetConfig
 
 
 def test_bench_writes_every_engine_and_batch(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(bench.CONFIGS, "TINY", (SHAPES[0], 16000))
-    monkeypatch.setattr(bench, "matmul_peak_flops", lambda: 1e9)
+    monkeypatch.setattr(bench, "matmul_peak_flops", lambda **_: 1e9)
     out = tmp_path / "bench.json"
     assert main(["bench", "--config", "TINY", "--engines", "reference", "cached", "cpu", "cpu-bf16",
                  "--batch", "1", "2", "--samples", "40", "--repeats", "1",
@@ -37,3 +40,28 @@ def test_flops_per_sample_counts_every_matrix():
     w = random_model(cfg, 0).export_weights()
     per_layer = 6 * 8 + 3 * 5  # gate (G x 2R) and skip (S x H)
     assert bench.flops_per_sample(w) == 2 * (3 * per_layer + 2 * 3 * 4 + 5 * 5 + 7 * 5)
+
+
+def test_default_engines_follow_the_device():
+    assert not set(bench.default_engines(torch.device("cpu"))) & set(bench.GPU_ENGINES)
+    assert "reference" in bench.default_engines(torch.device("cpu"))
+    on_gpu = bench.default_engines(torch.device("cuda"))
+    assert "cached" in on_gpu and not set(on_gpu) & set(bench.CPU_ONLY_ENGINES)
+
+
+@pytest.mark.parametrize("engine", ["reference", "cpu", "cpu-bf16"])
+def test_cpu_only_engines_are_refused_on_cuda(engine, monkeypatch):
+    monkeypatch.setitem(bench.CONFIGS, "TINY", (SHAPES[0], 16000))
+    with pytest.raises(WavegenError, match="CPU only.*--device cpu"):
+        bench.run_bench("TINY", [engine], (1,), 10, 1, device="cuda")
+
+
+@pytest.mark.parametrize("device, message", [
+    ("cuda", "no usable CUDA GPU"), ("cuda:7", "no usable CUDA GPU"),
+    ("tpu", "not a device name"), ("mps", "cpu or cuda"), ("", "not a device name"),
+    ("cpu:x", "not a device name")])
+def test_bad_bench_devices_are_clear_errors(device, message, capsys):
+    if torch.cuda.is_available() and device.startswith("cuda"):
+        pytest.skip("this machine has a CUDA device")
+    assert main(["bench", "--config", "BENCH", "--device", device, "--samples", "5"]) == 2
+    assert message in capsys.readouterr().err

@@ -187,6 +187,51 @@ def test_bf16_autocast_error_is_a_bf16_error_not_a_bug() -> None:
     assert (plain - exact).abs().max() < 1e-5 * scale
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.fixture
+def exact_cuda_fp32():
+    """float32 convolutions and products on CUDA without TF32 (cuDNN allows it by default)."""
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+
+
+@CUDA
+@pytest.mark.parametrize("mode", list(MODES))
+def test_fused_matches_reference_on_cuda(mode: str, exact_cuda_fp32: None) -> None:
+    cfg = CONFIGS["wide"]
+    fast, ref = (m.cuda() for m in pair(cfg, torch.float32, **MODES[mode]))
+    for batch, length in SHAPES:
+        codes, cond, weight = (t.cuda() for t in inputs(cfg, batch, length, torch.float32))
+        got, got_grads = run(fast, codes, cond, weight)
+        want, want_grads = run(ref, codes, cond, weight)
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+        assert_grads_close(got_grads, want_grads, rel=1e-4)
+
+
+@CUDA
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_autocast_on_cuda_stays_close_to_exact(dtype: torch.dtype,
+                                               exact_cuda_fp32: None) -> None:
+    """bf16 / fp16 autocast on CUDA: float32 logits and gradients, each within a relative norm
+    error that a low-precision GEMM explains (the CPU test above checks the same against the
+    reference layers)."""
+    cfg = CONFIGS["wide"]
+    fast, ref = (m.cuda() for m in pair(cfg, torch.float32))
+    codes, cond, _ = (t.cuda() for t in inputs(cfg, 3, 40, torch.float32))
+    target = torch.randint(0, cfg.n_classes, codes.shape, device="cuda")
+    exact = ce_grads(ref, codes, cond, target)
+    with torch.autocast("cuda", dtype=dtype):
+        got = ce_grads(fast, codes, cond, target)
+    for k, want in exact.items():
+        assert got[k].dtype == torch.float32, k
+        err = ((got[k] - want).norm() / want.norm()).item()
+        assert err < (0.3 if dtype == torch.bfloat16 else 0.05), f"{k}: {err:.3g}"
+
+
 def test_state_dicts_are_interchangeable() -> None:
     cfg = CONFIGS["tiny"]
     fast = WaveNet(cfg)

@@ -48,8 +48,12 @@ def flops_per_sample(w: WaveNetWeights) -> int:
     return 2 * macs
 
 
-def matmul_peak_flops(size: int = 2048, seconds: float = 1.0) -> float:
-    """fp32 FLOP/s of a large square ``torch.mm`` on all usable cores (best of a few runs)."""
+def matmul_peak_flops(size: int = 2048, seconds: float = 1.0,
+                      device: torch.device | str = "cpu") -> float:
+    """fp32 FLOP/s of a large square ``torch.mm`` on all usable cores, or on the GPU (best of a
+    few runs)."""
+    if torch.device(device).type == "cuda":
+        return _cuda_matmul_peak(8192, seconds, torch.device(device))
     threads = torch.get_num_threads()
     torch.set_num_threads(available_cores())
     try:
@@ -63,6 +67,21 @@ def matmul_peak_flops(size: int = 2048, seconds: float = 1.0) -> float:
         return best
     finally:
         torch.set_num_threads(threads)
+
+
+def _cuda_matmul_peak(size: int, seconds: float, device: torch.device) -> float:
+    """fp32 FLOP/s of a square ``torch.mm`` on a CUDA device (TF32 as the session has it)."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    torch.mm(a, b)
+    torch.cuda.synchronize(device)
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        torch.mm(a, b)
+        torch.cuda.synchronize(device)
+        best = max(best, 2 * size**3 / (time.perf_counter() - start))
+    return best
 
 
 def load_config(config: str) -> tuple[WaveNetWeights, int, str]:
@@ -90,8 +109,10 @@ def _time_reference(w: WaveNetWeights, cond: torch.Tensor, n: int) -> float:
     return time.perf_counter() - start
 
 
-def time_engine(w: WaveNetWeights, engine: str, batch: int, n: int, repeats: int) -> float:
-    """Median seconds to generate n samples for ``batch`` rows, after one warm-up run."""
+def time_engine(w: WaveNetWeights, engine: str, batch: int, n: int, repeats: int,
+                device: torch.device | str = "cpu") -> float:
+    """Median seconds to generate n samples for ``batch`` rows, after one warm-up run (the
+    reference and reduced-precision engines run on the CPU)."""
     cond = torch.eye(w.n_cond)[torch.arange(batch) % w.n_cond]  # (B, C) genre one-hots
     if engine == "reference":
         _time_reference(w, cond, 1)
@@ -105,39 +126,55 @@ def time_engine(w: WaveNetWeights, engine: str, batch: int, n: int, repeats: int
             REDUCED[engine](w, cond).run(prev, torch.rand(batch, n))
             times.append(time.perf_counter() - start)
         return statistics.median(times)
-    generate(w, cond, min(n, 256), engine=engine, seed=0)
+    generate(w, cond, min(n, 256), engine=engine, seed=0, device=device)
     times = []
-    for r in range(repeats):
+    for r in range(repeats):  # generate returns CPU tensors: the GPU has finished
         start = time.perf_counter()
-        generate(w, cond, n, engine=engine, seed=r + 1, chunk_size=n)
+        generate(w, cond, n, engine=engine, seed=r + 1, chunk_size=n, device=device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-GPU_ENGINES = ("triton", "graph")  # measured here only when named: built for CUDA
+GPU_ENGINES = ("triton", "graph")  # on the CPU measured only when named: built for CUDA
+CPU_ONLY_ENGINES = ("reference", "cpu", *REDUCED)  # they run on the CPU whatever the device
+
+
+def default_engines(device: torch.device) -> list[str]:
+    """The engines ``wavegen bench`` measures when none are named: the CPU ones on the CPU;
+    on CUDA the GPU engines and the per-layer ``cached`` one."""
+    if device.type == "cuda":
+        return [e for e in ENGINES if e in GPU_ENGINES or e == "cached"]
+    return [e for e in ENGINES if e not in GPU_ENGINES]
 
 
 def run_bench(config: str = "BENCH", engines: list[str] | None = None,
               batches: tuple[int, ...] = (1, 16), samples: int = 32000, repeats: int = 5,
-              json_path: str | None = None) -> dict:
-    """Measure every engine x batch; print a table; optionally write JSON. Returns the dict."""
+              json_path: str | None = None, device: str | torch.device = "cpu") -> dict:
+    """Measure every engine x batch on ``device``; print a table; optionally write JSON.
+    Returns the dict."""
+    device = torch.device(device)
     w, rate, label = load_config(config)
     names = [e if e in REDUCED else resolve_engine(e)
-             for e in (engines or [e for e in ENGINES if e not in GPU_ENGINES])]
-    peak = matmul_peak_flops()
+             for e in (engines or default_engines(device))]
+    if device.type == "cuda" and (cpu_only := [e for e in names if e in CPU_ONLY_ENGINES]):
+        raise WavegenError(f"engine(s) {', '.join(cpu_only)} run on the CPU only; measure them "
+                           "with --device cpu")
+    peak = matmul_peak_flops(device=device)
     flops = flops_per_sample(w)
     rows = []
     for name in names:
         for batch in batches:
             n = max(1, min(samples // batch, SLOW_ENGINE_SAMPLES.get(name, samples)))
-            secs = time_engine(w, name, batch, n, repeats)
+            secs = time_engine(w, name, batch, n, repeats, device)
             rate_agg = batch * n / secs
             rows.append({"engine": name, "batch": batch, "samples": n,
                          "samples_per_s": rate_agg, "realtime_factor": rate_agg / rate,
                          "fraction_of_peak": rate_agg * flops / peak})
     meta = {"config": label, "sample_rate": rate, "flops_per_sample": flops,
             "weight_bytes_per_sample": w.nbytes(), "fp32_matmul_peak_gflops": peak / 1e9,
-            "cores": available_cores(), "torch": torch.__version__,
+            "cores": available_cores(), "torch": torch.__version__, "device": str(device),
+            "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                            else platform.processor() or platform.machine()),
             "machine": platform.machine(), "processor": platform.processor(),
             "repeats": repeats}
     print(format_table(rows, meta))
@@ -150,8 +187,9 @@ def run_bench(config: str = "BENCH", engines: list[str] | None = None,
 def format_table(rows: list[dict], meta: dict) -> str:
     lines = [f"config {meta['config']}: {meta['flops_per_sample'] / 1e6:.2f} MFLOP and "
              f"{meta['weight_bytes_per_sample'] / 1e6:.2f} MB of weights per sample; fp32 "
-             f"matmul peak {meta['fp32_matmul_peak_gflops']:.1f} GFLOP/s on {meta['cores']} "
-             "cores",
+             f"matmul peak {meta['fp32_matmul_peak_gflops']:.1f} GFLOP/s on "
+             + (f"{meta['cores']} cores" if meta.get("device", "cpu") == "cpu"
+                else meta["device_name"]),
              f"{'engine':>10} {'batch':>5} {'samples/s':>11} {'x realtime':>10} {'of peak':>8}"]
     for r in rows:
         lines.append(f"{r['engine']:>10} {r['batch']:>5} {r['samples_per_s']:>11,.0f} "
