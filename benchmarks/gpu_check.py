@@ -9,8 +9,8 @@ On a CUDA machine, with no network, it runs in order
    reference's uniforms; CUDA graph capture; the fused training path in float32 and under
    bf16 / fp16 autocast against the reference layers);
 2. ``bench``: ``wavegen bench --device cuda`` at batch 1, 16 and 64 (triton, graph, cached);
-3. ``train_step``: ``benchmarks/train_step.py --device cuda`` (baseline, reference, fused and
-   their bf16 columns), alternated rounds;
+3. ``train_step``: ``benchmarks/train_step.py --device cuda`` (baseline, reference, fused with
+   the compiled gate loops and with eager ones, and the bf16 columns), alternated rounds;
 
 each in a child process with its own time limit (the budget is split so the whole check stays
 under 8 minutes), and writes ``gpu_check.json`` (every part's status, seconds, results and the
@@ -58,7 +58,7 @@ def parts(out: Path, quick: bool = False) -> list[Part]:
     bench = [py, "-m", "wavegen.cli", "bench", "--device", "cuda", "--batch", "1", "16", "64",
              "--repeats", "3", "--json", str(out / "bench.json")]
     train = [py, str(ROOT / "benchmarks" / "train_step.py"), "--device", "cuda", "--variants",
-             "baseline", "reference", "fused", "fused-store", "baseline-bf16", "fused-bf16",
+             "baseline", "reference", "fused", "fused-eager-gate", "baseline-bf16", "fused-bf16",
              "--rounds", "2", "--json", str(out / "train_step.json")]
     if quick:
         bench += ["--samples", "2000"]

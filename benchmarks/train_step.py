@@ -5,8 +5,11 @@
 
 Variants: ``baseline`` (a straightforward WaveNet written the usual way,
 ``baseline_wavenet.py``: one-hot input, ``nn.Conv1d`` with ``dilation`` per layer, separate
-residual and skip 1x1s), wavegen's ``reference`` layers, the ``fused`` path in its memory modes,
-and ``-bf16`` columns (the same step under bf16 autocast: fp32 master weights, fp32 loss).
+residual and skip 1x1s), wavegen's ``reference`` layers, the ``fused`` path in its memory modes
+(``fused`` runs the gate's element-wise work as wavegen/models/gate.py decides: compiled loops
+on CUDA, eager ops on the CPU; ``fused-eager-gate`` and ``fused-compiled-gate`` force one or
+the other), and ``-bf16`` columns (the same step under bf16
+autocast: fp32 master weights, fp32 loss).
 The bf16 variants run by default only where bf16 has hardware (a CUDA GPU, or a CPU with
 AVX-512 BF16 or AMX); elsewhere bf16 products are emulated and many times slower, and the
 script says so instead of spending minutes on them (name them in ``--variants`` to measure).
@@ -48,6 +51,8 @@ VARIANTS = {
     "fused-store": ("wavegen", {"impl": "fused", "recompute_gate": False}, None),
     "fused": ("wavegen", {"impl": "fused", "recompute_gate": True}, None),
     "fused-checkpoint": ("wavegen", {"impl": "fused", "checkpoint_activations": True}, None),
+    "fused-eager-gate": ("wavegen", {"impl": "fused", "recompute_gate": True}, None),
+    "fused-compiled-gate": ("wavegen", {"impl": "fused", "recompute_gate": True}, None),
     "baseline-bf16": ("baseline", {}, "bf16"),
     "fused-bf16": ("wavegen", {"impl": "fused", "recompute_gate": True}, "bf16"),
 }
@@ -67,6 +72,10 @@ def run_variant(name: str, a: argparse.Namespace) -> dict:
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     network, overrides, low = VARIANTS[name]
+    if name.endswith("-gate"):  # the gate's element-wise work: eager ops or compiled loops
+        from wavegen.models import gate
+
+        gate.MODE = name.split("-")[1]
     cfg = dataclasses.replace(CONFIGS["BENCH"][0], **overrides)
     torch.manual_seed(0)
     model = WaveNet(cfg)

@@ -33,8 +33,10 @@ class TrainConfig:
             micro-steps together (the effective batch): the same config trains the same way on
             one CPU or many GPUs. Must divide by ``processes * grad_accum_steps``.
         grad_accum_steps: micro-batches accumulated per optimizer step (per process).
-        mixed_precision: ``no``, ``bf16`` or ``fp16`` autocast (through accelerate; fp16 only
-            on GPU). Weights, optimizer and checkpoints stay fp32.
+        mixed_precision: ``auto`` (bf16 where bf16 products have hardware: a GPU, or a CPU
+            with AVX-512 BF16 or AMX; float32 elsewhere), ``no``, ``bf16`` or ``fp16``
+            autocast (through accelerate; fp16 only on GPU; see ``wavegen.train.precision``).
+            Weights, optimizer and checkpoints stay fp32.
         keep_checkpoints: how many of the newest checkpoints to keep (``best.pt`` is kept
             besides).
         tensorboard: also write TensorBoard scalars to ``<exp>/tensorboard``.
@@ -82,8 +84,8 @@ class TrainConfig:
         positive = ("batch_size", "segment_length", "max_steps", "checkpoint_every",
                     "valid_every", "valid_batches", "log_every", "max_nonfinite",
                     "grad_accum_steps", "keep_checkpoints")
-        if self.mixed_precision not in ("no", "bf16", "fp16"):
-            raise ValueError(f"mixed_precision must be no, bf16 or fp16, got "
+        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be auto, no, bf16 or fp16, got "
                              f"{self.mixed_precision!r}")
         for name in positive:
             if getattr(self, name) < 1:

@@ -138,6 +138,6 @@ def test_mixed_precision_option_is_checked(dump_root, tmp_path):  # noqa: F811
     cfg = yaml.safe_load(yaml.safe_dump(TINY))
     cfg["train"]["mixed_precision"] = "fp8"
     bad.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(WavegenError, match="mixed_precision must be no, bf16 or fp16"):
+    with pytest.raises(WavegenError, match="mixed_precision must be auto, no, bf16 or fp16"):
         train(bad, dump_root, tmp_path / "exp")
     shutil.rmtree(tmp_path / "exp", ignore_errors=True)

@@ -17,6 +17,9 @@ parameters, but arranged so that the hot path is a handful of large GEMMs and fe
 * **One transcendental.** ``tanh(a) = 2 sigmoid(2 a) - 1`` with the factor 2 folded into the
   tap weights, so one sigmoid over the whole (N, G) pre-activation serves both gate halves (a
   sigmoid is several times cheaper than a tanh on CPU).
+* **Gate loops.** The element-wise work around the GEMMs (conditioning bias and sigmoid, the
+  gate output, the gate's backward with the conditioning gradient) is in ``gate.py``: compiled
+  into one loop each for large activations, eager ops otherwise.
 * **Skip sum by accumulation.** The first layer starts the skip sum from the sum of all skip
   biases, the others accumulate their skip 1x1 into it in place (``addmm_``); the skip
   gradient, the same for every layer, is passed through unchanged.
@@ -37,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+
+from wavegen.models.gate import gate_backward, gate_forward, gate_output
 
 if TYPE_CHECKING:
     from wavegen.models.wavenet import ResidualLayer, WaveNet
@@ -79,8 +84,7 @@ class _ResidualLayerFn(torch.autograd.Function):
         T, B, R = xp.shape[0] - dilation, xp.shape[1], xp.shape[2]
         mixed = w_now.dtype != xp.dtype
         xc = xp.to(w_now.dtype) if mixed else xp  # (d + T, B, R) in the compute dtype
-        s = _gate_input(xc, cb, w_past, w_now, dilation).sigmoid_()  # (N, G)
-        h = _gate_output(s)  # (N, H)
+        s, h = gate_forward(_gate_input(xc, w_past, w_now, dilation), cb, B)  # (N, G), (N, H)
         ctx.starts_skip = skip.dim() == 1
         if mixed:  # the product in the compute dtype, the sum in the stream's
             part = h @ w_skip.t()  # (N, S)
@@ -111,14 +115,13 @@ class _ResidualLayerFn(torch.autograd.Function):
         xc, cb, w_past, w_now, w_res, w_skip, s = ctx.saved_tensors
         d, pad_out = ctx.dilation, ctx.pad_out
         T, B, R = xc.shape[0] - d, xc.shape[1], xc.shape[2]
-        N, H = T * B, w_skip.shape[1]
+        N = T * B
         cdt, mixed = w_now.dtype, w_now.dtype != ctx.stream_dtype
         g_skip_c = g_skip.to(cdt).contiguous()  # (N, S)
         if s is None:
-            s = _gate_input(xc, cb, w_past, w_now, d).sigmoid_()  # (N, G)
-        s_a, s_b = s[:, :H], s[:, H:]  # (N, H) each
-        tanh_a = torch.mul(s_a, 2).sub_(1)  # (N, H)
-        h = tanh_a * s_b  # (N, H)
+            s, h = gate_forward(_gate_input(xc, w_past, w_now, d), cb, B)  # (N, G), (N, H)
+        else:
+            h = gate_output(s)  # (N, H)
 
         g_h = g_skip_c @ w_skip  # (N, H)
         g_w_skip = g_skip_c.t() @ h  # (S, H)
@@ -130,12 +133,9 @@ class _ResidualLayerFn(torch.autograd.Function):
             g_w_res = g_res_c.t() @ h  # (R, H)
             g_b_res = g_res.sum(0)  # (R,)
 
-        # d h / d(2a) = s_b * 2 s_a (1 - s_a);  d h / d b = tanh_a * s_b (1 - s_b).
-        g_z = torch.empty_like(s)  # (N, G)
-        torch.mul(torch.mul(g_h, s_b).mul_(2), torch.addcmul(s_a, s_a, s_a, value=-1),
-                  out=g_z[:, :H])
-        torch.mul(g_h.mul_(h), 1 - s_b, out=g_z[:, H:])
-        del tanh_a, h, g_h
+        del h
+        g_z, g_cb = gate_backward(g_h, s, B)  # (N, G), (B, G)
+        del g_h, s
 
         g_xp = torch.empty(xc.shape, dtype=ctx.stream_dtype, device=xc.device)  # (d + T, B, R)
         g_now = g_xp[d:].view(N, R)
@@ -154,26 +154,18 @@ class _ResidualLayerFn(torch.autograd.Function):
             g_xp[:T].view(N, R).addmm_(g_z, w_past)
         g_w_past = g_z.t() @ xc[:T].reshape(N, R)  # (G, R)
         g_w_now = g_z.t() @ xc[d:].reshape(N, R)  # (G, R)
-        g_cb = g_z.view(T, B, -1).sum(0)  # (B, G)
         g_skip_in = g_skip.sum(0) if ctx.starts_skip else g_skip
         return (g_xp, g_skip_in, g_cb, g_w_past, g_w_now, g_w_res, g_b_res, g_w_skip,
                 None, None, None)
 
 
-def _gate_input(xp: torch.Tensor, cb: torch.Tensor, w_past: torch.Tensor, w_now: torch.Tensor,
+def _gate_input(xp: torch.Tensor, w_past: torch.Tensor, w_now: torch.Tensor,
                 d: int) -> torch.Tensor:
-    """Dilated conv + conditioning: xp (d + T, B, R), cb (B, G) -> z (N, G)."""
+    """The dilated conv without its bias: xp (d + T, B, R) -> z (N, G)."""
     T, B, R = xp.shape[0] - d, xp.shape[1], xp.shape[2]
     z = xp[d:].reshape(T * B, R) @ w_now.t()  # (N, G)
     z.addmm_(xp[:T].reshape(T * B, R), w_past.t())
-    z.view(T, B, -1).add_(cb)
     return z
-
-
-def _gate_output(s: torch.Tensor) -> torch.Tensor:
-    """h = (2 s_a - 1) * s_b = tanh(a) * sigmoid(b): s (N, G) -> h (N, H)."""
-    H = s.shape[1] // 2
-    return torch.mul(s[:, :H], 2).sub_(1).mul_(s[:, H:])
 
 
 def _layer(layer: ResidualLayer, x: torch.Tensor, skip: torch.Tensor, cond: torch.Tensor,

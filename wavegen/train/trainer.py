@@ -34,6 +34,7 @@ from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.train.checkpoint import load_latest, save_best, save_checkpoint
 from wavegen.train.ema import EMA
 from wavegen.train.logging import TrainLog
+from wavegen.train.precision import resolve_precision
 from wavegen.train.signals import StopRequest
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,9 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
 
     # cpu=True without CUDA: several CPU processes (torchrun, accelerate launch) then form a
     # gloo process group instead of running as independent copies.
-    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=tc.mixed_precision)
+    precision, why = resolve_precision(tc.mixed_precision,
+                                       "cuda" if torch.cuda.is_available() else "cpu")
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision)
     micro, rank = _micro_batch(tc.batch_size, acc.num_processes, tc.grad_accum_steps), \
         acc.process_index
     torch.manual_seed(tc.seed)
@@ -155,6 +158,9 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
 
     exp_dir.mkdir(parents=True, exist_ok=True)
     if acc.is_main_process:
+        log.info("precision: %s (train.mixed_precision %s; %s)",
+                 "float32" if precision == "no" else f"{precision} autocast",
+                 tc.mixed_precision, why)
         (exp_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes)
     valid_sampler = SegmentSampler(valid_store, tc.segment_length, cfg.model.n_classes)

@@ -1,0 +1,125 @@
+"""The element-wise work of the fused training path's gate, eager or compiled into one loop.
+
+With the GEMMs of a residual layer at the machine's matmul peak, what is left of a training
+step is this element-wise work: the conditioning bias and the sigmoid in forward, the gate
+output ``h`` (recomputed in backward) and the gate's backward with the conditioning gradient.
+Eagerly each is a chain of separate passes over (N, G) arrays (the backward alone is seven);
+``torch.compile`` turns each into one vectorized loop (C++ with OpenMP on the CPU, a Triton
+kernel on CUDA) that reads its inputs once and writes its outputs once.
+
+Which one runs is ``MODE``: ``auto`` (the default) compiles on CUDA only, where each eager op
+is a separate kernel launch and a round trip through GPU memory. On the CPU the compiled loops
+were measured to save about 1% of a training step (BENCH, 2 threads; docs/training.md), less
+than the seconds that compiling costs, so ``auto`` keeps the eager ops there. ``compiled``
+compiles on every device, ``eager`` never does. Either way the compiled loops serve only large
+activations (``COMPILE_MIN_ELEMENTS``), not the tiny models of tests and quick runs, and a
+platform where compiling fails (no C++ compiler) falls back to the eager ops with one warning.
+
+Notation as in ``fused.py``: N = T * B rows, G = 2 H gate channels; the tanh half is stored as
+``2 a`` so that ``tanh(a) = 2 sigmoid(2 a) - 1`` and one sigmoid serves both halves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import torch
+
+log = logging.getLogger(__name__)
+
+# (N, G) elements from which the compiled loops are used: 2^20 is 8,192 rows of 128 gate
+# channels (batch 4 x 2,048 samples), where one eager pass takes about a millisecond.
+COMPILE_MIN_ELEMENTS = 1 << 20
+MODE = "auto"  # auto (compiled on CUDA), compiled (on every device) or eager
+_compiled: dict[str, Callable] = {}
+
+
+def _forward(z: torch.Tensor, cb: torch.Tensor, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    G = z.shape[1]
+    s = torch.sigmoid(z.view(-1, B, G) + cb).view(-1, G)
+    return s, (2 * s[:, :G // 2] - 1) * s[:, G // 2:]
+
+
+def _output(s: torch.Tensor) -> torch.Tensor:
+    H = s.shape[1] // 2
+    return (2 * s[:, :H] - 1) * s[:, H:]
+
+
+def _backward(g_h: torch.Tensor, s: torch.Tensor, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    H = s.shape[1] // 2
+    s_a, s_b = s[:, :H], s[:, H:]
+    g_a = 2 * g_h * s_b * s_a * (1 - s_a)
+    g_b = g_h * (2 * s_a - 1) * s_b * (1 - s_b)
+    g_z = torch.cat([g_a, g_b], dim=1)
+    return g_z, g_z.view(-1, B, 2 * H).sum(0)
+
+
+def _eager_forward(z: torch.Tensor, cb: torch.Tensor,
+                   B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    z.view(-1, B, z.shape[1]).add_(cb)
+    s = z.sigmoid_()
+    return s, _eager_output(s)
+
+
+def _eager_output(s: torch.Tensor) -> torch.Tensor:
+    H = s.shape[1] // 2
+    return torch.mul(s[:, :H], 2).sub_(1).mul_(s[:, H:])
+
+
+def _eager_backward(g_h: torch.Tensor, s: torch.Tensor,
+                    B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    H = s.shape[1] // 2
+    s_a, s_b = s[:, :H], s[:, H:]
+    # d h / d(2a) = s_b * 2 s_a (1 - s_a);  d h / d b = tanh_a * s_b (1 - s_b).
+    g_z = torch.empty_like(s)  # (N, G)
+    torch.mul(torch.mul(g_h, s_b).mul_(2), torch.addcmul(s_a, s_a, s_a, value=-1),
+              out=g_z[:, :H])
+    torch.mul(g_h.mul_(_eager_output(s)), 1 - s_b, out=g_z[:, H:])
+    return g_z, g_z.view(-1, B, 2 * H).sum(0)
+
+
+_EAGER = {"forward": _eager_forward, "output": _eager_output, "backward": _eager_backward}
+_TRACED = {"forward": _forward, "output": _output, "backward": _backward}
+
+
+def _pick(name: str, x: torch.Tensor) -> Callable:
+    """The compiled loop for large ``x`` where ``MODE`` asks for it and compiling works, else
+    the eager ops."""
+    if (MODE == "eager" or (MODE == "auto" and x.device.type != "cuda")
+            or x.numel() < COMPILE_MIN_ELEMENTS):
+        return _EAGER[name]
+    if name not in _compiled:
+        _compiled[name] = torch.compile(_TRACED[name], dynamic=True)
+    compiled = _compiled[name]
+
+    def call(*args):
+        global MODE
+        try:
+            return compiled(*args)
+        except Exception as err:  # noqa: BLE001 - any compiler failure: run eagerly instead
+            MODE = "eager"
+            log.warning("the compiled gate loop is unavailable here (%s: %s); training "
+                        "continues with the eager ops, somewhat slower",
+                        type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+            return _EAGER[name](*args)
+    return call
+
+
+def gate_forward(z: torch.Tensor, cb: torch.Tensor,
+                 B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gate of the pre-activation z (N, G) plus the conditioning bias cb (B, G), rows ordered
+    (t, b) -> (s (N, G) the sigmoid of both halves, h (N, H)). May overwrite ``z``."""
+    return _pick("forward", z)(z, cb, B)
+
+
+def gate_output(s: torch.Tensor) -> torch.Tensor:
+    """h = (2 s_a - 1) * s_b = tanh(a) * sigmoid(b): s (N, G) -> h (N, H)."""
+    return _pick("output", s)(s)
+
+
+def gate_backward(g_h: torch.Tensor, s: torch.Tensor,
+                  B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of the gate: g_h (N, H) and the saved sigmoid s (N, G) -> (g_z (N, G) w.r.t.
+    the pre-activation (2a, b), g_cb (B, G) summed over time). May overwrite ``g_h``."""
+    return _pick("backward", s)(g_h, s, B)
