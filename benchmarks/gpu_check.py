@@ -55,7 +55,7 @@ def parts(out: Path, quick: bool = False) -> list[Part]:
              "tests/engine/test_graph.py::test_captured_replay_equals_eager",
              "tests/models/test_wavenet_fused.py::test_fused_matches_reference_on_cuda",
              "tests/models/test_wavenet_fused.py::test_autocast_on_cuda_stays_close_to_exact"]
-    bench = [py, "-m", "wavegen.cli", "bench", "--device", "cuda", "--batch", "1", "16", "64",
+    bench = [py, "-m", "wavegen", "bench", "--device", "cuda", "--batch", "1", "16", "64",
              "--repeats", "3", "--json", str(out / "bench.json")]
     train = [py, str(ROOT / "benchmarks" / "train_step.py"), "--device", "cuda", "--variants",
              "baseline", "reference", "fused", "fused-eager-gate", "baseline-bf16", "fused-bf16",

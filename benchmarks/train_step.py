@@ -17,14 +17,15 @@ script says so instead of spending minutes on them (name them in ``--variants`` 
 Each measurement runs in a fresh child process: warm-up steps, then timed steps of forward +
 cross-entropy + backward + Adam. Rounds alternate the variants (round 1: every variant once,
 then round 2, ...), so a change in machine load hits all of them alike; the reported samples/s
-is the median over rounds of each round's median step. Peak memory is the growth of the child's
-peak resident set size over its baseline after building the model, the optimizer and the batch
-(so activations, gradients and optimizer state). glibc keeps freed blocks of up to 32 MiB in
-its heap, so that growth depends on allocation order as much as on tensor sizes; the peak
-memory column therefore comes from one more child (one warm-up and one step) with
+is the median over rounds of each round's median step (``vs base``); ``best`` compares the
+fastest single steps, which a busy or shared machine disturbs least. Peak memory is the growth
+of the child's peak resident set size over its baseline after building the model, the optimizer
+and the batch (so activations, gradients and optimizer state). glibc keeps freed blocks of up
+to 32 MiB in its heap, so that growth depends on allocation order as much as on tensor sizes;
+the peak memory column therefore comes from one more child (one warm-up and one step) with
 ``MALLOC_MMAP_THRESHOLD_`` fixed at 1 MiB, where every larger tensor is its own mapping and the
-resident set follows the live tensors. The default allocator's number is reported as ``RSS MB``.
-On CUDA peak memory is ``torch.cuda.max_memory_allocated``. Ratios are relative to
+resident set follows the live tensors. The default allocator's number is reported as ``RSS
+MB``. On CUDA peak memory is ``torch.cuda.max_memory_allocated``. Ratios are relative to
 ``baseline``. The machine facts (CPU model, ISA flags, measured fp32 and bf16 matmul peaks) are
 printed above the table and stored in the JSON.
 """
@@ -238,15 +239,17 @@ def main(argv: list[str] | None = None) -> None:
           "(median of round medians)")
     if skipped:
         print(skipped)
-    print(f"{'variant':>17} {'samples/s':>10} {'vs base':>8} {'peak MB':>8} {'ratio':>6}"
-          f" {'RSS MB':>7} {'ratio':>6}")
+    print(f"{'variant':>19} {'samples/s':>10} {'vs base':>8} {'best':>6} {'peak MB':>8} "
+          f"{'ratio':>6} {'RSS MB':>7} {'ratio':>6}")
     for r in rows:
         r["speedup"] = _ratio(r["samples_per_s"], base and base["samples_per_s"])
         r["mem_ratio"] = _ratio(r["peak_mem_mb"], base and base["peak_mem_mb"])
         r["rss_ratio"] = _ratio(r.get("rss_mb"), base and base.get("rss_mb"))
-        print(f"{r['variant']:>17} {r['samples_per_s']:>10,.0f} {_fmt(r['speedup'], 7, 'x')} "
-              f"{r['peak_mem_mb']:>8.0f} {_fmt(r['mem_ratio'], 6)} "
-              f"{_fmt(r.get('rss_mb'), 7, digits=0)} {_fmt(r['rss_ratio'], 6)}"
+        r["best_speedup"] = _ratio(base and base["step_s_min"], r["step_s_min"])
+        print(f"{r['variant']:>19} {r['samples_per_s']:>10,.0f} {_fmt(r['speedup'], 7, 'x')} "
+              f"{_fmt(r['best_speedup'], 5, 'x')} {r['peak_mem_mb']:>8.0f} "
+              f"{_fmt(r['mem_ratio'], 6)} {_fmt(r.get('rss_mb'), 7, digits=0)} "
+              f"{_fmt(r['rss_ratio'], 6)}"
               + (f"  GEMM/conv {r['gemm_share']:.0%} of op time" if "gemm_share" in r else ""))
     load_after = os.getloadavg()
     print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}")

@@ -37,6 +37,15 @@ def test_without_cuda_the_check_runs_its_plumbing_and_says_what_it_skipped(
                for n in ("bench", "train_step"))
 
 
+def test_every_part_command_starts(tmp_path: Path) -> None:
+    """Each part's command line is accepted by what it runs (``--help`` parses it and exits)."""
+    for part in gpu_check.parts(tmp_path, quick=True):
+        proc = subprocess.run([*part.command, "--help"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, f"{part.name}: {proc.stderr[-2000:]}"
+        assert "usage" in proc.stdout.lower(), part.name
+
+
 def test_a_failing_part_fails_the_check_loudly(tmp_path: Path,
                                                capsys: pytest.CaptureFixture) -> None:
     broken = gpu_check.Part("broken", [sys.executable, "-c",

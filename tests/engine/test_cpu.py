@@ -1,5 +1,10 @@
 """The fused ``cpu`` engine beyond the shared exactness tests: every thread split, primers."""
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 import torch
 from test_exactness import SHAPES, random_model
@@ -81,3 +86,21 @@ def test_bf16_weights_stay_within_their_documented_tolerance():
     expected = forward_weights(w, codes, cond)
     err = (got - expected).abs().max().item()
     assert 1e-5 < err < 0.005 * expected.abs().max().item()  # really reduced, and close
+
+
+def test_first_use_says_the_kernel_is_being_loaded():
+    """A fresh process announces the (possibly compiling) kernel once, then stays quiet."""
+    script = textwrap.dedent("""
+        import logging, torch
+        logging.basicConfig(level=logging.INFO)
+        from test_exactness import SHAPES, random_model
+        from wavegen.engine import generate
+        w = random_model(SHAPES[0], 0).export_weights()
+        cond = torch.rand(1, SHAPES[0].n_cond)
+        generate(w, cond, 5, engine="cpu", seed=0)
+        generate(w, cond, 5, engine="cpu", seed=1)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).parent, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.count("loading the CPU kernel") == 1

@@ -29,10 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from tqdm import tqdm
-
 from wavegen import __version__
 from wavegen.errors import WavegenError
+from wavegen.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +280,9 @@ def _fetch(url: str, part: Path, size: int | None, timeout: float) -> None:
         # streams on is cut off before it fills the disk.
         limit = (size if size is not None else MAX_UNDECLARED) - start
         received = 0
-        with open(part, mode) as fh, tqdm(total=total, initial=start, unit="B", unit_scale=True,
-                                          unit_divisor=1024, desc=part.stem,
-                                          disable=None) as bar:
+        with open(part, mode) as fh, progress(total=total, initial=start, unit="B",
+                                              unit_scale=True, unit_divisor=1024,
+                                              desc=part.stem) as bar:
             while chunk := resp.read(min(CHUNK, limit - received + 1)):
                 if received + len(chunk) > limit:
                     fh.write(chunk[: limit - received])

@@ -27,6 +27,7 @@ import torchaudio.transforms
 from wavegen.audio import read_audio
 from wavegen.data.kaldi import read_table, read_vocab, validate_data_dir, write_table
 from wavegen.errors import WavegenError
+from wavegen.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def dump_data_dir(data_dir: str | os.PathLike[str], out: str | os.PathLike[str],
     index: dict[str, str] = {}
     offset = 0
     with open(out / "samples.int16", "wb") as fh:
-        for utt in utts:
+        for utt in progress(utts, desc=f"dump {out.name}", unit="utt"):
             samples, sr = read_audio(wav_scp[utt])
             pcm = np.clip(np.round(_resample(samples, sr, sample_rate) * 32767.0), -32768, 32767)
             fh.write(pcm.astype("<i2").tobytes())

@@ -28,6 +28,7 @@ from wavegen.audio import resample, write_wav
 from wavegen.data.arrange import PARTS, arrange
 from wavegen.data.toy import GTZAN_GENRES
 from wavegen.errors import WavegenError
+from wavegen.progress import progress
 
 RENDER_SAMPLE_RATE = 22050
 TARGET_LUFS = -20.0
@@ -186,13 +187,17 @@ def make_rendered_corpus(out: str | os.PathLike[str], clips_per_genre: int = 100
             path = root / genre / f"{genre}.{k:05d}.wav"
             if not path.is_file():
                 todo.append((path, genre, k, float(seconds), seed))
+    bar = progress(total=len(todo), desc="render", unit="clip")
     if jobs == 1:
         for job in todo:
             _write_one(job)
+            bar.update(1)
     else:
         # spawn, not fork: a forked child can inherit a held lock of torch's thread pools
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_write_one, todo, chunksize=4))
+            for _ in pool.map(_write_one, todo, chunksize=4):
+                bar.update(1)
+    bar.close()
     return root
 
 

@@ -21,6 +21,7 @@ synchronisation. The kernel releases the GIL, so plain Python threads run it.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -32,6 +33,8 @@ from wavegen.engine.cpu_kernels import run_part
 from wavegen.engine.sampling import check_sampled_rows
 from wavegen.errors import WavegenError
 from wavegen.models.weights import WaveNetWeights
+
+log = logging.getLogger(__name__)
 
 # Splitting one row's gate channels across threads pays off from about this many channels.
 MIN_SPLIT_HIDDEN = 32
@@ -73,6 +76,9 @@ class CpuEngine:
         if cond.device.type != "cpu":
             raise WavegenError(f"the cpu engine runs on CPU, got conditioning on {cond.device}; "
                                "use --engine cached or triton for other devices")
+        if not run_part.signatures:  # first use in this process: cache load or compilation
+            log.info("loading the CPU kernel (numba compiles it once per install, about 20 s; "
+                     "afterwards it loads in about a second)")
         w = weights.to("cpu", torch.float32)
         self.w = weights
         B, L, R, H = cond.shape[0], w.n_layers, w.residual_channels, w.gate_channels // 2

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from tqdm import tqdm
 
 from wavegen.audio import mu_law_decode, mu_law_encode, read_audio, resample
 from wavegen.clipnames import clip_filename
@@ -28,6 +27,7 @@ from wavegen.errors import WavegenError
 from wavegen.models.conditioning import parse_genre_mix, parse_tags
 from wavegen.models.io import load_model
 from wavegen.outputs import atomic_output, check_output_dir, write_failure
+from wavegen.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def synthesize(
     primer = None if prime is None else load_primer(prime, info.sample_rate,
                                                     info.config.n_classes, len(plan))
     weights = net.export_weights()
-    bar = tqdm(total=n_samples, unit="sample", unit_scale=True, desc="synth", dynamic_ncols=True)
+    bar = progress(total=n_samples, unit="sample", unit_scale=True, desc="synth")
     start = time.perf_counter()
     with ExitStack() as stack:
         files, tmps = [], []
@@ -167,7 +167,7 @@ def synthesize(
                     raise write_failure(path, tmp, err) from err
             bar.update(chunk.shape[1])
             rate = bar.n / (time.perf_counter() - start)
-            bar.set_postfix(rtf=f"{rate / info.sample_rate:.2f}x")
+            bar.set_postfix_str(f"{rate / info.sample_rate:.2f}x real time")
         for fh in files:
             fh.close()
     bar.close()

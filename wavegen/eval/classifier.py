@@ -23,6 +23,7 @@ import torchaudio
 from wavegen.data.dump import DumpStore
 from wavegen.errors import WavegenError
 from wavegen.models.io import atomic_torch_save, safe_torch_load
+from wavegen.progress import progress
 
 log = logging.getLogger(__name__)
 CLASSIFIER_FORMAT = "wavegen-classifier"
@@ -131,7 +132,7 @@ def train_classifier(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     length = int(cfg.crop_seconds * cfg.sample_rate)
     model.train()
-    for _ in range(steps):
+    for _ in progress(range(steps), desc="classifier", unit="step"):
         idx = rng.integers(0, len(clips), size=batch_size)
         wav = _crops([clips[i] for i in idx], length, rng)
         logits = model(augment(wav, rng))

@@ -36,6 +36,7 @@ from wavegen.eval.metrics import (
 )
 from wavegen.models.io import load_model
 from wavegen.outputs import check_output_dir, write_text
+from wavegen.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def load_generated(gen_dir: str | os.PathLike[str], vocab: list[str], rate: int
     if not gen_dir.is_dir():
         raise WavegenError(f"generated-clip folder {gen_dir} does not exist")
     clips, requested, paths = [], [], []
-    for path in sorted(gen_dir.glob("*.wav")):
+    for path in progress(sorted(gen_dir.glob("*.wav")), desc="read clips", unit="clip"):
         genre = parse_clip_name(path.name, vocab)
         if genre is None:
             log.warning("skipping %s: it names none of the classifier's labels", path)

@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator
-from tqdm import tqdm
 
 from wavegen.config import ExperimentConfig, load_config
 from wavegen.data.dump import DumpStore
@@ -31,6 +30,7 @@ from wavegen.data.segments import SegmentSampler
 from wavegen.errors import WavegenError
 from wavegen.models.io import model_payload, save_model
 from wavegen.models.wavenet import WaveNet, WaveNetConfig
+from wavegen.progress import progress
 from wavegen.train.checkpoint import load_latest, save_best, save_checkpoint
 from wavegen.train.ema import EMA
 from wavegen.train.logging import TrainLog
@@ -50,8 +50,8 @@ def lr_lambda(cfg: ExperimentConfig):
     def schedule(step: int) -> float:
         if step < t.warmup_steps:
             return (step + 1) / t.warmup_steps
-        progress = min(1.0, (step - t.warmup_steps) / max(1, t.max_steps - t.warmup_steps))
-        return t.lr_min_ratio + (1 - t.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        done = min(1.0, (step - t.warmup_steps) / max(1, t.max_steps - t.warmup_steps))
+        return t.lr_min_ratio + (1 - t.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * done))
 
     return schedule
 
@@ -190,8 +190,8 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
 
     logger = TrainLog(exp_dir, step, tc.tensorboard) if acc.is_main_process else None
     metrics: dict[str, float] = {"step": step}
-    bar = tqdm(total=tc.max_steps, initial=step, desc="train", unit="step",
-               disable=not acc.is_main_process, dynamic_ncols=True)
+    bar = progress(total=tc.max_steps, initial=step, desc="train", unit="step",
+                   disable=not acc.is_main_process)
     model.train()
     tick, loss_sum, n_loss, norm_sum = time.perf_counter(), 0.0, 0, 0.0
     bad_in_a_row = 0
