@@ -133,3 +133,37 @@ def test_guidance_needs_a_model_trained_with_a_null_label(tmp_path, capsys):
     assert main(["synth", "--genre", "b", "--duration", "0.01", "--model", str(guided),
                  "--out", str(out), "--seed", "1"]) == 0
     assert sf.info(str(out)).frames == 80
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".wav", "WAV"), (".flac", "FLAC"), (".ogg", "OGG"),
+                                         (".mp3", "MP3"), (".FLAC", "FLAC")])
+def test_synth_writes_the_format_its_suffix_names(tmp_path, suffix, fmt):
+    out = tmp_path / f"rock{suffix}"
+    assert main(["synth", "--genre", "rock", "--duration", "0.5", "--seed", "3",
+                 "--out", str(out)]) == 0
+    info = sf.info(str(out))
+    assert info.format == fmt and info.samplerate == 8000
+    assert abs(info.frames - 4000) <= (0 if fmt in ("WAV", "FLAC") else 1200)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left behind
+
+
+@pytest.mark.parametrize("name", ["x.aiff", "x.txt", "x", "x.wav.gz", "x.mp4", ".mp3x"])
+def test_synth_refuses_suffixes_it_cannot_write(tmp_path, name, capsys):
+    assert main(["synth", "--genre", "rock", "--duration", "0.05", "--out",
+                 str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert "the suffix picks the format" in err and ".flac" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("spec, warned", [("rock:2,jazz:1", True), ("rock:0.5", True),
+                                          ("rock:0.7,jazz:0.3", False), ("rock,jazz", False),
+                                          ("rock", False)])
+def test_genre_mixes_not_summing_to_one_are_scaled_with_a_word(spec, warned, caplog):
+    from wavegen.models.conditioning import parse_genre_mix
+
+    vocab = ["jazz", "rock"]
+    with caplog.at_level("WARNING"):
+        vec = parse_genre_mix(spec, vocab)
+    assert abs(float(vec.sum()) - 1) < 1e-6
+    assert ("not 1: scaled to" in caplog.text) == warned

@@ -238,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="tags of a tag-conditioned model (MagnaTagATune), e.g. rock,guitar,fast")
     number(sp, "--duration", float, 0.0, MAX_SYNTH_SECONDS, lo_open=True, default=5.0,
            help="seconds per clip")
-    sp.add_argument("--out", default=None, type=output_file, help="output WAV (one clip)")
+    sp.add_argument("--out", default=None, type=output_file,
+                    help="output file (one clip); its suffix picks the format: .wav (16-bit "
+                         "PCM), .flac, .ogg or .mp3")
     sp.add_argument("--out-dir", default=None, type=output_dir,
                     help="output folder (several clips)")
     number(sp, "--count", int, 1, 1000, default=1, help="clips per genre (with --out-dir)")

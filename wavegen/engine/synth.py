@@ -1,7 +1,7 @@
-"""``wavegen synth``: render conditioned clips to 16-bit WAV files, streaming.
+"""``wavegen synth``: render conditioned clips to audio files (16-bit WAV by default), streaming.
 
 All requested clips run as one batch through one engine; each chunk of generated samples is
-appended to its WAV as soon as it exists, so memory does not grow with clip length. Files are
+appended to its file as soon as it exists, so memory does not grow with clip length. Files are
 written under temporary names and renamed when complete: an interrupted run leaves nothing under
 the requested names.
 """
@@ -31,6 +31,23 @@ from wavegen.progress import progress
 
 log = logging.getLogger(__name__)
 
+# --out suffix -> (soundfile format, subtype). libsndfile writes all of them chunk by chunk.
+OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"),
+                  ".ogg": ("OGG", "VORBIS"), ".mp3": ("MP3", "MPEG_LAYER_III")}
+
+
+def output_format(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The (format, subtype) an output file's suffix names.
+
+    Raises:
+        WavegenError: a suffix wavegen does not write (or none).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise WavegenError(f"--out {path}: the suffix picks the format; wavegen writes "
+                           f"{', '.join(OUTPUT_FORMATS)}, got '{suffix or 'no suffix'}'")
+    return OUTPUT_FORMATS[suffix]
+
 
 def plan_outputs(
     genre: str, vocab: list[str], out: str | None, out_dir: str | None, count: int
@@ -40,13 +57,15 @@ def plan_outputs(
         raise WavegenError(f"--count must be >= 1, got {count}")
     specs = list(vocab) if genre == "all" else [genre]
     if out is not None and out_dir is not None:
-        raise WavegenError("give --out FILE.wav (one clip) or --out-dir DIR, not both")
+        raise WavegenError("give --out FILE (one clip) or --out-dir DIR, not both")
     if out is not None and (len(specs) > 1 or count > 1):
         raise WavegenError("--out names one file; for several clips use --out-dir DIR")
     if out is not None:
+        output_format(out)
         return [(genre, Path(out))]
     if out_dir is None:
-        raise WavegenError("give --out FILE.wav (one clip) or --out-dir DIR (several clips)")
+        raise WavegenError("give --out FILE (one clip: .wav, .flac, .ogg or .mp3) or --out-dir "
+                           "DIR (several clips)")
     folder = check_output_dir(out_dir)  # made if missing
     return [(spec, folder / clip_filename(spec, k)) for spec in specs for k in range(count)]
 
@@ -94,7 +113,8 @@ def synthesize(
     tags: str | None = None,
     prime: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
-    """Generate clips and write them as 16-bit PCM WAVs at the model's rate.
+    """Generate clips and write them at the model's rate: 16-bit PCM WAV, or the format the
+    suffix of ``out`` names (``OUTPUT_FORMATS``: .wav, .flac, .ogg, .mp3).
 
     Args:
         genre: a genre, a mix ``rock:0.7,jazz:0.3``, or ``all`` (every genre); for a tag
@@ -153,9 +173,10 @@ def synthesize(
     with ExitStack() as stack:
         files, tmps = [], []
         for _, path in plan:
-            tmps.append(stack.enter_context(atomic_output(path, suffix=".wav")))
+            fmt, subtype = output_format(path)
+            tmps.append(stack.enter_context(atomic_output(path, suffix=path.suffix)))
             files.append(stack.enter_context(
-                sf.SoundFile(str(tmps[-1]), "w", info.sample_rate, 1, "PCM_16", format="WAV")))
+                sf.SoundFile(str(tmps[-1]), "w", info.sample_rate, 1, subtype, format=fmt)))
         for chunk in stream(weights, cond, n_samples, engine=engine, temperature=temperature,
                             top_p=top_p, seed=seed, device=device, guidance=guidance,
                             primer=primer):

@@ -5,11 +5,14 @@ The zero vector is the "null" condition (no genre), used for unconditional gener
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
 
 from wavegen.errors import WavegenError
+
+log = logging.getLogger(__name__)
 
 
 def parse_genre_mix(spec: str, vocab: list[str]) -> torch.Tensor:
@@ -40,6 +43,10 @@ def parse_genre_mix(spec: str, vocab: list[str]) -> torch.Tensor:
     total = float(vec.sum())
     if total <= 0:
         raise WavegenError(f"genre weights in '{spec}' sum to zero")
+    if abs(total - 1) > 1e-6 and any(":" in p for p in parts):
+        mix = ", ".join(f"{g} {w:.3g}" for g, w in zip(vocab, (vec / total).tolist(),
+                                                         strict=True) if w > 0)
+        log.warning("genre weights in '%s' sum to %g, not 1: scaled to %s", spec, total, mix)
     return vec / total
 
 
