@@ -60,6 +60,15 @@ def test_toy_recipe_runs_all_stages_and_skips_done_ones(tmp_path):
         assert f"stage {stage}:" in again.stderr
     assert again.stderr.count("skipping") == 9
 
+    # An explicit --stage runs that stage again (Kaldi's convention), over its outputs.
+    clip = wavs[0]
+    before = clip.stat().st_mtime_ns
+    rerun = run_recipe(tmp_path, "--stage", "5", "--stop-stage", "5")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "stage 5 finished before; running it again (--stage 5)" in rerun.stderr
+    assert "skipping" not in rerun.stderr and clip.stat().st_mtime_ns > before
+    assert sf.info(str(clip)).frames == 4800
+
 
 def test_stage_range_and_bad_option(tmp_path):
     only_prep = run_recipe(tmp_path, "--stop-stage", "1")
@@ -69,6 +78,11 @@ def test_stage_range_and_bad_option(tmp_path):
     bad = run_recipe(tmp_path, "--no-such-option", "1")
     assert bad.returncode == 1
     assert "invalid option --no-such-option" in bad.stderr
+    for option, value in (("--stage", "x"), ("--stage", "-1"), ("--stage", "1.5"),
+                          ("--stop-stage", "all"), ("--stop-stage", "")):
+        bad = run_recipe(tmp_path, option, value)
+        assert bad.returncode == 2, (option, value, bad.stderr)
+        assert f"{option} must be a stage number" in bad.stderr
 
 
 def test_stage_0_writes_either_corpus_and_refuses_another(tmp_path):

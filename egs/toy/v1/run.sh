@@ -4,15 +4,17 @@
 # the same stages as the real corpora: corpus -> data dirs -> dump -> train -> synthesize.
 #
 #   ./run.sh                          # everything
-#   ./run.sh --stage 4 --stop-stage 5 # retrain and resynthesize
-# Finished stages leave .done markers and are skipped on re-runs; delete a marker to redo one.
+#   ./run.sh --stage 4 --stop-stage 5 # train on (resume, e.g. with a larger --max-steps), resynthesize
+# Finished stages leave .done markers and a plain re-run skips them; an explicit --stage N
+# runs stage N and the later ones again (Kaldi's convention), re-using their outputs where
+# that is safe (training resumes from its last checkpoint: give a new --exp to train afresh).
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
 . utils/log.sh
 
-stage=0
+stage=                      # first stage (default 0); naming one re-runs it and later ones
 stop_stage=100
 nj=2                        # parallel jobs for data work
 corpus=rendered             # rendered: GM SoundFont arrangements; procedural: synthetic toy
@@ -34,12 +36,14 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--train-config FI
 Stages: 0 corpus (--corpus rendered|procedural), 1 data dirs, 2 dump, 3 evaluation
         classifier, 4 train, 5 synthesize, 6 evaluate, 7 listening test and report."
 . utils/parse_options.sh
+rerun_from=$stage stage=${stage:-0}   # an explicit --stage N re-runs N and later stages
+check_stages "$stage" "$stop_stage"
 
 sample_rate=$(grep -E '^sample_rate:' "$train_config" | awk '{print $2}')
 sample_rate=${sample_rate:-16000}
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
-  if stage_done "$db/.done"; then log "stage 0: corpus exists in $db, skipping"; else
+  if stage_done "$db/.done" 0; then log "stage 0: corpus exists in $db, skipping"; else
     log "stage 0: writing the $corpus corpus ($clips_per_genre clips x 10 genres) to $db"
     case "$corpus" in
       rendered) wavegen render-corpus "$db" --clips-per-genre "$clips_per_genre" \
@@ -53,7 +57,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  if stage_done "$data/.done"; then log "stage 1: $data exists, skipping"; else
+  if stage_done "$data/.done" 1; then log "stage 1: $data exists, skipping"; else
     log "stage 1: data preparation -> $data/{train,valid,test}"
     wavegen prepare "$db" "$data" --split random --seed "$corpus_seed"
     mark_done "$data/.done"
@@ -61,7 +65,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-  if stage_done "$dump/.done"; then log "stage 2: $dump exists, skipping"; else
+  if stage_done "$dump/.done" 2; then log "stage 2: $dump exists, skipping"; else
     log "stage 2: dump at $sample_rate Hz -> $dump (logs in $dump/log)"
     steps/dump.sh --cmd "$cpu_cmd" --sample-rate "$sample_rate" "$data" "$dump" train valid test
     mark_done "$dump/.done"
@@ -70,7 +74,7 @@ fi
 
 classifier=$dump/classifier/classifier.pt   # one per corpus and rate: it lives beside the dump
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  if stage_done "$dump/classifier/.done"; then log "stage 3: $classifier exists, skipping"; else
+  if stage_done "$dump/classifier/.done" 3; then log "stage 3: $classifier exists, skipping"; else
     log "stage 3: evaluation classifier on $dump/train, tested on $dump/test -> $classifier"
     log "stage 3: $(steps/train_classifier.sh --cmd "$cpu_cmd" --steps "$classifier_steps" \
       "$dump" "$dump/classifier")"
@@ -79,7 +83,7 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  if stage_done "$exp/.done"; then log "stage 4: $exp is trained, skipping"; else
+  if stage_done "$exp/.done" 4; then log "stage 4: $exp is trained, skipping"; else
     log "stage 4: training $exp (progress: tail -f $exp/log/train.log)"
     steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" "$train_config" "$dump" "$exp"
     mark_done "$exp/.done"
@@ -88,7 +92,7 @@ fi
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   out=$exp/synth
-  if stage_done "$out/.done"; then log "stage 5: $out exists, skipping"; else
+  if stage_done "$out/.done" 5; then log "stage 5: $out exists, skipping"; else
     log "stage 5: $synth_count clip(s) of ${synth_duration}s per genre -> $out"
     steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
       --count "$synth_count" "$exp/model.pt" "$out"
@@ -99,7 +103,7 @@ fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   name=$(basename "$exp")
-  if stage_done "$exp/eval/$name/.done"; then log "stage 6: $exp/eval/$name exists, skipping"
+  if stage_done "$exp/eval/$name/.done" 6; then log "stage 6: $exp/eval/$name exists, skipping"
   else
     log "stage 6: scoring $exp/synth against $data/test -> $exp/eval/$name/eval.json"
     log "stage 6: $(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" --train "$data/train" \
@@ -108,7 +112,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     mark_done "$exp/eval/$name/.done"
   fi
   if [ "$eval_packaged" = true ]; then
-    if stage_done "$exp/eval/packaged/.done"; then log "stage 6: packaged model scored, skipping"
+    if stage_done "$exp/eval/packaged/.done" 6; then log "stage 6: packaged model scored, skipping"
     else
       log "stage 6: the packaged default model, same clips and classifier -> $exp/eval/packaged"
       packaged=$(python -c 'from wavegen.models.io import default_model_path; print(default_model_path())')
@@ -124,7 +128,7 @@ fi
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   listen=$exp/listen
-  if stage_done "$listen/.done"; then log "stage 7: $listen exists, skipping"; else
+  if stage_done "$listen/.done" 7; then log "stage 7: $listen exists, skipping"; else
     log "stage 7: MUSHRA test of $exp/synth against the test clips $data/test -> $listen"
     wavegen listen build --type mushra --systems wavenet="$exp/synth" --ref "$data/test" \
       --out "$listen" --seed 0
