@@ -53,6 +53,10 @@ def test_toy_recipe_runs_all_stages_and_skips_done_ones(tmp_path):
     assert (tmp_path / "exp" / "listen" / "manifest.json").is_file()
     report = tmp_path / "exp" / "report" / "index.html"
     assert report.is_file() and f"report -> {report}" in first.stderr
+    # Paths in the closing lines work from anywhere (make demo runs from the repository root).
+    listen = (tmp_path / "exp" / "listen").resolve()
+    assert f"wavegen listen serve {listen} " in first.stderr
+    assert f"wavegen listen report {listen}" in first.stderr
 
     again = run_recipe(tmp_path)
     assert again.returncode == 0, again.stderr

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib.image
 import pytest
 import torch
 import yaml
@@ -113,6 +114,7 @@ def test_best_checkpoint_tensorboard_and_plot(dump_root, tmp_path):  # noqa: F81
     png = tmp_path / "curves.png"
     assert main(["plot-training", str(tmp_path / "exp"), "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert matplotlib.image.imread(str(png)).shape[:2] == (500, 1000)  # 10 x 5 in at 100 dpi
 
 
 class _Payload:

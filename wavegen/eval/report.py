@@ -47,7 +47,7 @@ def plot_training(log_csv: Path, png: Path) -> bool:
     curves = _read_log(log_csv)
     if not curves["loss_bits"]:
         return False
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = plt.subplots(figsize=(10, 5))
     for key, label in (("loss_bits", "train"), ("valid_bits", "validation")):
         if curves[key]:
             x, y = zip(*curves[key], strict=True)
@@ -55,14 +55,16 @@ def plot_training(log_csv: Path, png: Path) -> bool:
     ax.set_xlabel("step")
     ax.set_ylabel("bits / sample")
     ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
     if curves["lr"]:
         twin = ax.twinx()
         x, y = zip(*curves["lr"], strict=True)
-        twin.plot(x, y, color="grey", lw=0.8, ls="--", label="learning rate")
+        (line,) = twin.plot(x, y, color="grey", lw=0.8, ls="--", label="learning rate")
         twin.set_ylabel("learning rate", color="grey")
-    ax.legend(loc="upper right")
+        handles, labels = handles + [line], labels + ["learning rate (right axis)"]
+    ax.legend(handles, labels, loc="upper right")
     fig.tight_layout()
-    fig.savefig(png, dpi=90)
+    fig.savefig(png, dpi=100)
     plt.close(fig)
     return True
 

@@ -134,7 +134,8 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
       --out "$listen" --seed 0
     mark_done "$listen/.done"
   fi
-  log "listening test: wavegen listen serve $listen (http://127.0.0.1:8000/), then" \
-    "wavegen listen report $listen"
-  log "stage 7: report -> $(wavegen report "$exp")"
+  # Absolute paths: the commands below work from wherever the user is (make demo runs here).
+  log "listening test: wavegen listen serve $(realpath "$listen") (http://127.0.0.1:8000/)," \
+    "then wavegen listen report $(realpath "$listen")"
+  log "stage 7: report -> $(realpath "$(wavegen report "$exp")")"
 fi
