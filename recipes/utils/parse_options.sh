@@ -29,6 +29,24 @@ __po_err() {
   exit 1
 }
 
+# The options of a script, generated from the variables it declares before sourcing this file:
+# "  --name VALUE   comment", VALUE being the default ("" when empty).
+__po_options_help() {
+  [ -f "$1" ] || return 0
+  echo "Options, as --name value (dashes or underscores), defaults in brackets; --config FILE"
+  echo "sources a shell file of name=value settings first:"
+  awk '
+    /parse_options\.sh/ { exit }
+    /^[a-z][a-z0-9_]*=/ && !/^help_message=/ {
+      name = $0; sub(/=.*/, "", name); gsub(/_/, "-", name)
+      value = $0; sub(/^[^=]*=/, "", value)
+      comment = ""
+      if (match(value, /[ \t]+#[ \t]*/)) { comment = substr(value, RSTART + RLENGTH); value = substr(value, 1, RSTART - 1) }
+      gsub(/^"|"$/, "", value)
+      printf "  --%-18s [%s]%s\n", name, value, (comment == "" ? "" : "  " comment)
+    }' "$1"
+}
+
 # First pass: source every --config file, so the options parsed below override it.
 __po_i=1
 while [ "$__po_i" -le $# ]; do
@@ -37,6 +55,12 @@ while [ "$__po_i" -le $# ]; do
       __po_i=$((__po_i + 1))
       [ "$__po_i" -le $# ] || __po_err "missing value for option --config"
       [ -f "${!__po_i}" ] || __po_err "config file '${!__po_i}' not found (from --config)"
+      __po_name=${!__po_i}
+      case "${__po_name,,}" in
+        *.yaml | *.yml)
+          __po_err "--config takes a shell file of option settings (name=value lines), not" \
+            "'${!__po_i}'; a training config goes to --train-config FILE" ;;
+      esac
       # shellcheck disable=SC1090
       . "${!__po_i}"
       __po_i=$((__po_i + 1))
@@ -56,6 +80,7 @@ while [ $# -gt 0 ]; do
       else
         echo "Usage: $0 [--name value ...] [args]; each --name sets a variable declared in $0" >&2
       fi
+      __po_options_help "$0" >&2
       exit 0
       ;;
     --*=*)
@@ -91,4 +116,4 @@ while [ $# -gt 0 ]; do
 done
 
 unset __po_i __po_name
-unset -f __po_err
+unset -f __po_err __po_options_help

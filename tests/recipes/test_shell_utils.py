@@ -104,8 +104,40 @@ def test_parse_options_boolean_accepts_true_and_false(demo: Path) -> None:
 def test_parse_options_help_prints_help_message(demo: Path, flag: str) -> None:
     result = run([str(demo), "--stage", "1", flag], demo.parent)
     assert result.returncode == 0
-    assert result.stderr.strip() == "Usage: demo.sh [options] <dir>"
+    assert result.stderr.startswith("Usage: demo.sh [options] <dir>\nOptions, as --name value")
     assert result.stdout == ""
+
+
+def test_parse_options_help_lists_every_option_with_its_default(demo: Path) -> None:
+    result = run([str(demo), "--help"], demo.parent)
+    options = re.findall(r"^  --(\S+) +\[(.*?)\]", result.stderr, flags=re.M)
+    assert options == [("stage", "0"), ("stop-stage", "100"), ("use-gpu", "false"), ("name", "")]
+
+
+@pytest.mark.parametrize("recipe", ["toy", "gtzan", "mtat"])
+def test_every_recipe_help_lists_all_its_options(recipe: str) -> None:
+    """One help text for all recipes: each variable a recipe declares is listed with its
+    default, and the usage line advertises --train-config (not --config, which sources shell)."""
+    folder = UTILS.parents[1] / "egs" / recipe / "v1"
+    result = run(["run.sh", "--help"], folder)
+    assert result.returncode == 0, result.stderr
+    listed = dict(re.findall(r"^  --(\S+) +\[(.*?)\]", result.stderr, flags=re.M))
+    script = (folder / "run.sh").read_text().split(". utils/parse_options.sh")[0]
+    declared = re.findall(r"^([a-z][a-z0-9_]*)=", script, flags=re.M)
+    assert [n.replace("_", "-") for n in declared if n != "help_message"] == list(listed)
+    assert listed["train-config"] == "conf/train.yaml" and "[--train-config FILE]" in result.stderr
+    assert "[--config FILE]" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["train.yaml", "x.yml", "conf/t.YAML"])
+def test_parse_options_refuses_a_yaml_config(demo: Path, name: str) -> None:
+    cfg = demo.parent / name
+    cfg.parent.mkdir(exist_ok=True)
+    cfg.write_text("sample_rate: 8000\n")
+    result = run([str(demo), "--config", str(cfg)], demo.parent)
+    assert result.returncode == 1
+    assert "--config takes a shell file" in result.stderr and "--train-config" in result.stderr
+    assert "command not found" not in result.stderr
 
 
 def test_parse_options_help_without_help_message(tmp_path: Path) -> None:

@@ -31,10 +31,9 @@ synth_tags="rock,guitar,fast;classical,piano,slow;techno,electronic,beat"  # ";"
 data=data
 dump=dump
 exp=exp/wavenet
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--db-root DIR] [--config FILE] [...]
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--db-root DIR] [--train-config FILE] [...]
 Stages: 0 download, 1 data dirs, 2 dump, 3 evaluation classifier, 4 train, 5 synthesize,
-        6 evaluate, 7 listening test and report.
-Every variable at the top of $0 is an option: --name value (dashes or underscores)."
+        6 evaluate, 7 listening test and report."
 . utils/parse_options.sh
 rerun_from=$stage stage=${stage:-0}   # an explicit --stage N re-runs N and later stages
 check_stages "$stage" "$stop_stage"
