@@ -124,3 +124,16 @@ def test_silence_code(n_classes: int) -> None:
     assert code == n_classes // 2
     assert code == int(mu_law_encode(torch.zeros(1), n_classes))
     assert abs(float(mu_law_decode(torch.tensor([code]), n_classes))) < 0.02
+
+
+def test_integrated_loudness_of_a_full_scale_sine_and_of_silence():
+    """BS.1770: a 1 kHz sine at full scale reads -3.01 LUFS (the K-filter's gain at 1 kHz
+    adds a few hundredths), not clamped low; silence is -inf, not NaN."""
+    from wavegen.audio import integrated_loudness
+
+    rate = 48000
+    t = np.arange(5 * rate) / rate
+    sine = np.sin(2 * np.pi * 1000 * t)
+    assert integrated_loudness(sine, rate) == pytest.approx(-3.01, abs=0.05)
+    assert integrated_loudness(0.1 * sine, rate) == pytest.approx(-23.01, abs=0.05)
+    assert integrated_loudness(np.zeros(rate), rate) == float("-inf")

@@ -89,6 +89,21 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: in
             raise write_failure(path, tmp, err) from err
 
 
+def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness of a mono clip (T,) in LUFS (ITU-R BS.1770-4 with its gating);
+    ``-inf`` for silence.
+
+    Measured with pyloudnorm. ``torchaudio.functional.loudness`` agrees with it on quiet
+    material but clamps the K-weighted signal to [-1, 1] (its ``lfilter`` default), so a
+    full-scale 1 kHz sine reads -3.28 LUFS instead of BS.1770's -3.01 and loud clips read low.
+    """
+    import pyloudnorm
+
+    value = pyloudnorm.Meter(sample_rate).integrated_loudness(
+        np.asarray(samples, dtype=np.float64))
+    return float(value) if np.isfinite(value) else float("-inf")
+
+
 def mu_law_encode(x: torch.Tensor, n_classes: int = 256) -> torch.Tensor:
     """Float waveform in [-1, 1] (any shape) -> long codes in ``[0, n_classes)``."""
     return AF.mu_law_encoding(x.clamp(-1.0, 1.0), n_classes).long()

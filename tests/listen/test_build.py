@@ -4,11 +4,11 @@ import json
 import re
 
 import numpy as np
-import pyloudnorm
 import pytest
 import soundfile as sf
 import yaml
 
+from wavegen.audio import integrated_loudness
 from wavegen.data.kaldi import write_data_dir
 from wavegen.errors import WavegenError
 from wavegen.listen.build import build_test
@@ -31,10 +31,9 @@ def test_mushra_layout_lengths_rates_and_loudness(mushra_test):
         "app.js", "index.html", "style.css"]
     assert {len(x) for x, _ in stimuli.values()} == {int(0.6 * 16000)}
     assert {sr for _, sr in stimuli.values()} == {16000}
-    meter = pyloudnorm.Meter(16000)
     for key, (x, _) in stimuli.items():
         if manifest["keys"][key]["system"] in ("a", "b"):
-            assert meter.integrated_loudness(x.astype(np.float64)) == pytest.approx(-23, abs=0.5)
+            assert integrated_loudness(x, 16000) == pytest.approx(-23, abs=0.5)
     for trial in public["trials"]:
         systems = sorted(manifest["keys"][k]["system"] for k in trial["stimuli"])
         assert systems == ["a", "anchor35", "anchor70", "b", "reference"]

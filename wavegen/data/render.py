@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wavegen.audio import resample, write_wav
+from wavegen.audio import integrated_loudness, resample, write_wav
 from wavegen.data.arrange import PARTS, arrange
 from wavegen.data.toy import GTZAN_GENRES
 from wavegen.errors import WavegenError
@@ -89,10 +89,8 @@ def render_midi(midi: bytes, rate: int = RENDER_SAMPLE_RATE) -> np.ndarray:
 
 def loudness_gain(x: np.ndarray, rate: int, gain_db: float) -> float:
     """The factor that brings ``x`` to ``TARGET_LUFS + gain_db`` integrated loudness
-    (ITU-R BS.1770 through pyloudnorm); 1 for a silent clip."""
-    import pyloudnorm
-
-    loud = pyloudnorm.Meter(rate).integrated_loudness(x.astype(np.float64))
+    (ITU-R BS.1770); 1 for a silent clip."""
+    loud = integrated_loudness(x, rate)
     return float(10.0 ** ((TARGET_LUFS + gain_db - loud) / 20.0)) if np.isfinite(loud) else 1.0
 
 

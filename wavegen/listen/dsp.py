@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pyloudnorm
 from scipy import signal
 
+from wavegen.audio import integrated_loudness
 from wavegen.errors import WavegenError
 
 # Rates for which webMUSHRA can create its built-in anchors; wavegen uses the same set.
@@ -62,13 +62,12 @@ def loudness_gains(clips: Sequence[np.ndarray], sample_rate: int, target_lufs: f
     Returns:
         ``(gains, target)``: one gain per clip and the loudness actually reached, in LUFS.
     """
-    meter = pyloudnorm.Meter(sample_rate)
     loudness = []
     for clip in clips:
         if len(clip) < MIN_SECONDS * sample_rate:
             raise WavegenError(f"clips must be at least {MIN_SECONDS} s long to measure "
                                f"loudness; synthesize longer clips")
-        loudness.append(float(meter.integrated_loudness(clip.astype(np.float64))))
+        loudness.append(integrated_loudness(clip, sample_rate))
     headroom = 0.0
     for clip, lufs in zip(clips, loudness, strict=True):
         if np.isfinite(lufs):
