@@ -7,9 +7,12 @@ skipped so far for a non-finite loss or gradient).
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 from wavegen.outputs import atomic_output
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ["step", "loss_bits", "valid_bits", "lr", "grad_norm", "samples_per_s", "skipped"]
 
@@ -39,9 +42,14 @@ class TrainLog:
             self._csv.writeheader()
         self._tb = None
         if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._tb = SummaryWriter(str(exp_dir / "tensorboard"), purge_step=resume_step + 1)
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # the optional extra
+                log.warning("TensorBoard is not installed (pip install 'wavegen[tensorboard]'); "
+                            "the log goes to %s only", self.path)
+            else:
+                self._tb = SummaryWriter(str(exp_dir / "tensorboard"),
+                                         purge_step=resume_step + 1)
 
     def write(self, row: dict[str, float | int | None]) -> None:
         """One log row; ``None`` values are left empty (CSV) or skipped (TensorBoard)."""
