@@ -49,12 +49,14 @@ def test_mushra_report_matches_hand_computation(mushra_test):
     assert result["screening"]["listeners_after"] == 2
     assert result["screening"]["dropped"] == ["l3"]
     a = result["systems"]["a"]
-    # a after screening: 40, 60, 50, 30 -> mean 45, s = sqrt(500 / 3) = 12.9099,
-    # t(0.975, 3) = 3.182446, half width = 3.182446 * 12.9099 / 2 = 20.5425
-    assert (a["n"], a["mean"]) == (4, 45.0)
-    assert a["low"] == pytest.approx(45 - 20.5425, abs=1e-3)
-    assert a["high"] == pytest.approx(45 + 20.5425, abs=1e-3)
-    # a in the first trial's genre: 40, 50 -> mean 45, half = 12.7062 * 7.0711 / sqrt(2) = 63.531
+    # Intervals are over listeners. a after screening: l1 rated 40, 60 (mean 50), l2 rated
+    # 50, 30 (mean 40) -> mean 45, s = 7.0711, t(0.975, 1) = 12.7062, half width
+    # 12.7062 * 7.0711 / sqrt(2) = 63.531 (pooling the 4 answers would claim 20.54).
+    assert (a["n"], a["answers"], a["mean"]) == (2, 4, 45.0)
+    assert a["low"] == pytest.approx(45 - 63.531, abs=1e-2)
+    assert a["high"] == pytest.approx(45 + 63.531, abs=1e-2)
+    assert "over listeners" in result["ci_method"]
+    # a in the first trial's genre: 40 (l1), 50 (l2) -> mean 45, the same half width
     g = result["by_genre"][f"a/{genres[trials[0]]}"]
     assert g["mean"] == 45.0 and g["high"] == pytest.approx(45 + 63.531, abs=1e-2)
     assert result["systems"]["reference"]["mean"] == pytest.approx((100 + 100 + 95 + 100) / 4)
@@ -64,7 +66,7 @@ def test_mushra_report_matches_hand_computation(mushra_test):
     rows = list(csv.DictReader(open(out / "summary.csv")))
     row = next(r for r in rows if r["system"] == "a" and r["genre"] == "all")
     assert float(row["value"]) == 45.0 and row["listeners"] == "2" and row["n"] == "4"
-    assert float(row["ci95_low"]) == pytest.approx(24.4575, abs=1e-3)
+    assert float(row["ci95_low"]) == pytest.approx(45 - 63.531, abs=1e-2)
 
 
 def test_webmushra_results_are_imported(mushra_test, tmp_path):
@@ -124,3 +126,26 @@ def test_genre_id_report_confusion(tmp_path, clip_dirs):
 def test_report_without_answers_is_a_clear_error(mushra_test):
     with pytest.raises(WavegenError, match="no answers yet"):
         report(mushra_test)
+
+
+def test_when_every_listener_fails_screening_the_report_says_so(mushra_test, capsys):
+    from wavegen.cli import main
+
+    keys, _ = _keys_by_system(mushra_test)
+    trials = sorted(keys)
+    store = AnswerStore(mushra_test)
+    store.session("l3", trials)
+    for trial, scores in zip(trials, MUSHRA["l3"], strict=True):
+        store.add_trial("l3", trial, {keys[trial][s]: (float(v), None)
+                                      for s, v in zip(SYSTEMS, scores, strict=True)})
+    assert main(["listen", "report", str(mushra_test)]) == 0
+    out = capsys.readouterr().out
+    assert "every listener failed post-screening" in out and "--no-screening" in out
+    result = json.loads((mushra_test / "report" / "report.json").read_text())
+    assert result["screening"]["all_dropped"] and result["systems"] == {}
+
+    assert main(["listen", "report", str(mushra_test), "--no-screening"]) == 0
+    out = capsys.readouterr().out
+    assert "post-screening NOT applied" in out and "1 listeners, 2 answers" in out
+    result = json.loads((mushra_test / "report" / "report.json").read_text())
+    assert result["systems"]["a"]["mean"] == 100.0 and result["systems"]["a"]["low"] is None

@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from wavegen.listen.stats import accuracy, mean_ci, mushra_post_screen, preference
+from wavegen.listen.stats import (
+    accuracy,
+    listener_mean_ci,
+    mean_ci,
+    mushra_post_screen,
+    preference,
+)
 
 
 def test_mean_ci_matches_hand_computation():
@@ -48,3 +54,20 @@ def test_accuracy_and_confusion():
     # Clopper-Pearson for 3/4: lower = Beta(0.025; 3, 2) = 0.1941, upper = 0.9937
     assert acc.low == pytest.approx(0.19412, abs=1e-4)
     assert acc.high == pytest.approx(0.99369, abs=1e-4)
+
+
+def test_listener_mean_ci_averages_each_listener_first():
+    """Listener x rated 10, 20, 30 (mean 20), y rated 40 (mean 40), z 60, 80 (mean 70): the
+    interval is the t interval of (20, 40, 70), n = 3, whatever the answer counts."""
+    ci = listener_mean_ci([("x", 10), ("y", 40), ("x", 20), ("z", 60), ("x", 30), ("z", 80)])
+    want = mean_ci([20, 40, 70])
+    assert (ci.n, ci.mean) == (3, pytest.approx(130 / 3))
+    assert (ci.low, ci.high) == (pytest.approx(want.low), pytest.approx(want.high))
+    pooled = mean_ci([10, 40, 20, 60, 30, 80])
+    assert pooled.high - pooled.low < ci.high - ci.low  # pooling overstates precision
+
+
+def test_listener_mean_ci_of_one_listener_has_no_interval():
+    ci = listener_mean_ci([("x", 10), ("x", 30)])
+    assert ci.n == 1 and ci.mean == 20 and math.isnan(ci.low)
+    assert math.isnan(listener_mean_ci([]).mean)

@@ -39,7 +39,7 @@ def _serve(a: argparse.Namespace) -> None:
 def _report(a: argparse.Namespace) -> None:
     from wavegen.listen.report import report, summary_lines
 
-    result = report(a.test, a.out, a.webmushra_csv or ())
+    result = report(a.test, a.out, a.webmushra_csv or (), screening=not a.no_screening)
     print("\n".join(summary_lines(result)))
 
 
@@ -92,4 +92,7 @@ def add_listen_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
                     help="output folder (default: <test>/report)")
     sp.add_argument("--webmushra-csv", action="append", metavar="CSV",
                     help="a webMUSHRA mushra.csv of this test to include (repeatable)")
+    sp.add_argument("--no-screening", action="store_true",
+                    help="MUSHRA: report every listener, without post-screening (the summary "
+                         "says so)")
     return lp

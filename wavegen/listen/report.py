@@ -50,34 +50,47 @@ def _rows(test_dir: Path, manifest: Mapping[str, Any], imports: Sequence[str | o
     return rows
 
 
-def _score_report(rows: list[dict], test_type: str, out: Path, result: dict) -> list[dict]:
+def _score_report(rows: list[dict], test_type: str, out: Path, result: dict,
+                  screening: bool = True) -> list[dict]:
     csv_rows = []
     if test_type == "mushra":
         screen = stats.mushra_post_screen(
             (r["listener"], r["score"]) for r in rows if r["system"] == REFERENCE)
-        result["screening"] = {"listeners_before": len(screen.fail_rate),
+        result["screening"] = {"applied": screening,
+                               "listeners_before": len(screen.fail_rate),
                                "listeners_after": len(screen.kept), "dropped": screen.dropped,
                                "fail_rate": screen.fail_rate}
-        rows = [r for r in rows if r["listener"] in set(screen.kept)]
+        if screening:
+            if not screen.kept:
+                result["screening"]["all_dropped"] = True
+                log.warning("every listener failed MUSHRA post-screening: no scores to report; "
+                            "'wavegen listen report --no-screening' reports them unscreened")
+            rows = [r for r in rows if r["listener"] in set(screen.kept)]
+    result["ci_method"] = ("95% t interval over listeners: each listener's ratings averaged "
+                           "first (n = listeners)")
     order = [REFERENCE, ANCHOR70, ANCHOR35] if test_type == "mushra" else [REFERENCE]
     systems = sorted({r["system"] for r in rows}, key=lambda s: (s in order, s))
     genres = sorted({r["genre"] for r in rows})
     overall = {}
     by_genre = {}
+    answers = {}
     for (system, genre), group in stats.group(rows, "system", "genre").items():
-        by_genre[(system, genre)] = stats.mean_ci([r["score"] for r in group])
+        by_genre[(system, genre)] = stats.listener_mean_ci(
+            (r["listener"], r["score"]) for r in group)
+        answers[(system, genre)] = len(group)
     for system in systems:
         group = [r for r in rows if r["system"] == system]
-        overall[system] = stats.mean_ci([r["score"] for r in group])
-        listeners = len({r["listener"] for r in group})
-        csv_rows.append(_ci_row(system, "all", overall[system], listeners))
+        overall[system] = stats.listener_mean_ci((r["listener"], r["score"]) for r in group)
+        answers[(system, "all")] = len(group)
+        csv_rows.append(_ci_row(system, "all", overall[system], len(group)))
         for genre in genres:
-            g = [r for r in group if r["genre"] == genre]
-            if g:
+            if (system, genre) in by_genre:
                 csv_rows.append(_ci_row(system, genre, by_genre[(system, genre)],
-                                        len({r["listener"] for r in g})))
-    result["systems"] = {s: dataclasses.asdict(ci) for s, ci in overall.items()}
-    result["by_genre"] = {f"{s}/{g}": dataclasses.asdict(ci) for (s, g), ci in by_genre.items()}
+                                        answers[(system, genre)]))
+    result["systems"] = {s: {**dataclasses.asdict(ci), "answers": answers[(s, "all")]}
+                         for s, ci in overall.items()}
+    result["by_genre"] = {f"{s}/{g}": {**dataclasses.asdict(ci), "answers": answers[(s, g)]}
+                          for (s, g), ci in by_genre.items()}
     if rows:
         scale = SCORE_RANGE[test_type]
         scores = {s: [r["score"] for r in rows if r["system"] == s] for s in systems}
@@ -87,9 +100,10 @@ def _score_report(rows: list[dict], test_type: str, out: Path, result: dict) -> 
     return csv_rows
 
 
-def _ci_row(system: str, genre: str, ci: stats.MeanCI, listeners: int) -> dict:
-    return {"measure": "mean_score", "system": system, "versus": "", "genre": genre, "n": ci.n,
-            "listeners": listeners, "value": ci.mean, "ci95_low": ci.low, "ci95_high": ci.high,
+def _ci_row(system: str, genre: str, ci: stats.MeanCI, answers: int) -> dict:
+    """A CSV row: ``n`` answers, ``listeners`` (the CI's sample), the mean of listener means."""
+    return {"measure": "mean_score", "system": system, "versus": "", "genre": genre, "n": answers,
+            "listeners": ci.n, "value": ci.mean, "ci95_low": ci.low, "ci95_high": ci.high,
             "p_value": ""}
 
 
@@ -139,17 +153,21 @@ def _genre_report(rows: list[dict], manifest: Mapping[str, Any], out: Path, resu
 
 
 def report(test_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-           webmushra_csv: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Any]:
+           webmushra_csv: Sequence[str | os.PathLike[str]] = (),
+           screening: bool = True) -> dict[str, Any]:
     """Compute the statistics of a test and write ``summary.csv``, ``report.json`` and plots.
 
     Args:
         test_dir: the test folder.
         out: output folder (default ``<test>/report``; created if missing).
         webmushra_csv: webMUSHRA ``mushra.csv`` files to include (MUSHRA tests only).
+        screening: apply MUSHRA post-screening (drop listeners who rate the hidden reference
+            below 90 in more than 15% of trials); off, every listener is reported.
 
     Returns:
-        The content of ``report.json``: per-system (and per-genre) means with 95% t intervals
-        and MUSHRA screening counts, the A/B preference, or genre-id accuracies and confusions.
+        The content of ``report.json``: per-system (and per-genre) means of listener means
+        with 95% t intervals over listeners, and MUSHRA screening counts, the A/B
+        preference, or genre-id accuracies and confusions.
     """
     test_dir = Path(test_dir)
     manifest = load_manifest(test_dir)
@@ -166,7 +184,7 @@ def report(test_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None 
     result: dict[str, Any] = {"type": test_type, "answers": len(rows),
                               "listeners": len({r["listener"] for r in rows})}
     if test_type in SCORE_RANGE:
-        csv_rows = _score_report(rows, test_type, out, result)
+        csv_rows = _score_report(rows, test_type, out, result, screening)
     elif test_type == "ab":
         csv_rows = _ab_report(rows, manifest, out, result)
     else:
@@ -189,6 +207,11 @@ def _fmt(v: Any) -> Any:
     return v
 
 
+def _num(v: Any) -> str:
+    """A bound for the summary: ``n/a`` where one listener gives no interval."""
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+
 def _clean(obj: Any) -> Any:
     """JSON-safe copy: NaN becomes null."""
     if isinstance(obj, float) and math.isnan(obj):
@@ -206,11 +229,23 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
              f"{result['listeners']} listeners"]
     if "screening" in result:
         s = result["screening"]
-        lines.append(f"post-screening (hidden reference < 90 in > 15% of trials): "
-                     f"{s['listeners_before']} listeners before, {s['listeners_after']} after")
+        if not s.get("applied", True):
+            lines.append(f"post-screening NOT applied (--no-screening): all "
+                         f"{s['listeners_before']} listeners reported; it would keep "
+                         f"{s['listeners_after']}")
+        else:
+            lines.append(f"post-screening (hidden reference < 90 in > 15% of trials): "
+                         f"{s['listeners_before']} listeners before, {s['listeners_after']} after")
+        if s.get("all_dropped"):
+            lines.append("  every listener failed post-screening: no scores to report; "
+                         "'wavegen listen report --no-screening TEST' reports them unscreened "
+                         "(say so wherever they are quoted)")
+    if result.get("systems"):
+        lines.append(f"  ({result.get('ci_method', '95% t intervals')})")
     for system, ci in result.get("systems", {}).items():
-        lines.append(f"  {system:>12}: mean {ci['mean']:.2f}  95% CI [{ci['low']:.2f}, "
-                     f"{ci['high']:.2f}]  n={ci['n']}")
+        lines.append(f"  {system:>12}: mean {ci['mean']:.2f}  95% CI [{_num(ci['low'])}, "
+                     f"{_num(ci['high'])}]  {ci['n']} listeners, {ci.get('answers', '?')} "
+                     "answers")
     if "preference" in result:
         p = result["preference"]
         lines.append(f"  {p['a']} preferred over {p['b']} in {p['wins_a']}/{p['n']} "

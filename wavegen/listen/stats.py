@@ -39,6 +39,20 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
     return MeanCI(n, mean, mean - half, mean + half, std)
 
 
+def listener_mean_ci(scores: Iterable[tuple[str, float]], level: float = 0.95) -> MeanCI:
+    """Mean and ``level`` t interval over listeners: each listener's ratings are averaged
+    first, then the interval is the t interval of those per-listener means (``n`` = listeners).
+
+    Pooling every answer (75 ratings from 5 listeners as n = 75) treats one listener's ratings
+    as independent people and makes the interval several times too narrow; listeners, not
+    ratings, are the sample. Each listener counts once, however many trials they rated.
+    """
+    per: dict[str, list[float]] = {}
+    for listener, score in scores:
+        per.setdefault(listener, []).append(float(score))
+    return mean_ci([sum(v) / len(v) for v in per.values()], level)
+
+
 @dataclass(frozen=True)
 class Screening:
     """Who MUSHRA post-screening keeps and drops, with each listener's failure rate."""
