@@ -26,7 +26,9 @@ def test_bench_writes_every_engine_and_batch(tmp_path, monkeypatch, capsys):
     for r in result["results"]:
         assert r["samples_per_s"] > 0 and r["realtime_factor"] > 0 and r["fraction_of_peak"] > 0
     assert result["meta"]["fp32_matmul_peak_gflops"] == 1.0
-    assert "samples/s" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "samples/s" in captured.out
+    assert "\r" not in captured.err and "bench: 100%" in captured.err and "8/8" in captured.err
 
 
 def test_unknown_config_is_a_clear_error(capsys):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from wavegen.audio import resample, write_wav
+from wavegen.progress import progress
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop",
                 "jazz", "metal", "pop", "reggae", "rock")
@@ -215,6 +216,7 @@ def make_toy_corpus(
 ) -> Path:
     """Write ``out/genres/<genre>/<genre>.000NN.wav``. Returns the ``genres`` folder."""
     root = Path(out) / "genres"
+    bar = progress(total=len(genres) * clips_per_genre, desc="toy corpus", unit="clip")
     for genre in genres:
         (root / genre).mkdir(parents=True, exist_ok=True)
         g_index = GTZAN_GENRES.index(genre)  # not the position in ``genres``: see module doc
@@ -222,4 +224,6 @@ def make_toy_corpus(
             clip_seed = int(np.random.SeedSequence([seed, g_index, k]).generate_state(1)[0])
             write_wav(root / genre / f"{genre}.{k:05d}.wav",
                       render_clip(genre, duration, clip_seed), TOY_SAMPLE_RATE)
+            bar.update(1)
+    bar.close()
     return root

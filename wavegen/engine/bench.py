@@ -26,6 +26,7 @@ from wavegen.errors import WavegenError
 from wavegen.models.io import load_model
 from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.models.weights import WaveNetWeights
+from wavegen.progress import progress
 
 CONFIGS = {
     # 20 layers as 2 x dilations 1..512, R=64, gate 128, skip 128, 256 classes, 10 genres.
@@ -162,6 +163,7 @@ def run_bench(config: str = "BENCH", engines: list[str] | None = None,
     peak = matmul_peak_flops(device=device)
     flops = flops_per_sample(w)
     rows = []
+    bar = progress(total=len(names) * len(batches), desc="bench", unit="point")
     for name in names:
         for batch in batches:
             n = max(1, min(samples // batch, SLOW_ENGINE_SAMPLES.get(name, samples)))
@@ -170,6 +172,8 @@ def run_bench(config: str = "BENCH", engines: list[str] | None = None,
             rows.append({"engine": name, "batch": batch, "samples": n,
                          "samples_per_s": rate_agg, "realtime_factor": rate_agg / rate,
                          "fraction_of_peak": rate_agg * flops / peak})
+            bar.update(1)
+    bar.close()
     meta = {"config": label, "sample_rate": rate, "flops_per_sample": flops,
             "weight_bytes_per_sample": w.nbytes(), "fp32_matmul_peak_gflops": peak / 1e9,
             "cores": available_cores(), "torch": torch.__version__, "device": str(device),

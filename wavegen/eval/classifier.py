@@ -166,7 +166,7 @@ def predict(model: GenreClassifier, clips: list[np.ndarray]) -> np.ndarray:
     """
     model.eval()
     out = []
-    for clip in clips:
+    for clip in progress(clips, desc="classify", unit="clip", leave=False):
         logits = model.head(crop_embeddings(model, clip))
         probs = torch.sigmoid(logits) if model.multi_label else torch.softmax(logits, -1)
         out.append(probs.mean(0).numpy())
@@ -177,7 +177,8 @@ def predict(model: GenreClassifier, clips: list[np.ndarray]) -> np.ndarray:
 def embed(model: GenreClassifier, clips: list[np.ndarray]) -> np.ndarray:
     """Penultimate-layer embedding per clip, averaged over its crops. -> (N, c) float64"""
     model.eval()
-    return np.stack([crop_embeddings(model, c).mean(0).double().numpy() for c in clips])
+    return np.stack([crop_embeddings(model, c).mean(0).double().numpy()
+                     for c in progress(clips, desc="embed", unit="clip", leave=False)])
 
 
 def accuracy(probs: np.ndarray, targets: np.ndarray) -> float:

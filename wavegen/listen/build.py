@@ -39,6 +39,7 @@ from wavegen.listen.layout import (
 )
 from wavegen.listen.sources import find_clips
 from wavegen.listen.store import count_answers
+from wavegen.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -186,10 +187,9 @@ def build_test(
     picked = _select(sources, genres, items_per_genre, keys.rng)
 
     audio: dict[Path, tuple[np.ndarray, int]] = {}
-    for by_source in picked.values():
-        for paths in by_source.values():
-            for path in paths:
-                audio.setdefault(path, read_audio(path))
+    paths = [p for by_source in picked.values() for ps in by_source.values() for p in ps]
+    for path in progress(paths, desc="read clips", unit="clip"):
+        audio.setdefault(path, read_audio(path))
     rate = dsp.choose_rate([sr for _, sr in audio.values()], sample_rate)
     signals = {p: resample(x, sr, rate) for p, (x, sr) in audio.items()}
     n = min(len(x) for x in signals.values())
