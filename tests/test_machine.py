@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -43,3 +44,13 @@ def test_matmul_peak_is_measured_and_described() -> None:
     assert line.startswith("CPU ") and "1 threads" in line and "bf16 2,160 GFLOP/s" in line
     facts["matmul_gflops"] = {"fp32": 41.4, "bf16": 2.64}
     assert "matmul fp32 41 / bf16 2.6 GFLOP/s" in describe(facts)
+
+
+def test_run_facts_name_the_command_code_and_date() -> None:
+    from wavegen.machine import run_facts, source_commit
+
+    facts = run_facts("cpu")
+    assert facts["device"] == "cpu" and facts["date"].endswith("UTC") and facts["command"]
+    commit = source_commit()  # a git checkout here; None for an installed wheel
+    assert commit is None or re.fullmatch(r"[0-9a-f]{7,40}(-dirty)?", commit)
+    assert facts["commit"] == commit

@@ -109,3 +109,32 @@ def describe(facts: dict[str, object]) -> str:
         p = facts["matmul_gflops"]
         parts.append(f"matmul fp32 {_gflops(p['fp32'])} / bf16 {_gflops(p['bf16'])} GFLOP/s")  # type: ignore[index]
     return ", ".join(parts)
+
+
+def source_commit() -> str | None:
+    """The git commit of the wavegen source in use (with ``-dirty`` for uncommitted changes),
+    or None when it is not a git checkout (an installed wheel)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty",
+                              "--abbrev=12"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def run_facts(device: str = "cpu") -> dict[str, object]:
+    """Who made a result, where and when: the command line, wavegen's version and commit,
+    torch, the device, the UTC date. Written next to trained models and shown in reports."""
+    import datetime
+    import sys
+
+    from wavegen import __version__
+
+    return {"command": " ".join(sys.argv), "wavegen": __version__, "commit": source_commit(),
+            "torch": torch.__version__, "device": device,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

@@ -122,8 +122,18 @@ def test_eval_reports_model_nll_and_report_links_are_relative(corpus, tmp_path):
     assert sorted(base["utts"]) == sorted(result["real"]["utts"])
     (exp / "train_log.csv").write_text("step,loss_bits,valid_bits,lr,samples_per_s\n"
                                        "1,8.0,,0.001,100\n2,7.0,7.5,0.001,100\n")
+    (exp / "runs.jsonl").write_text(json.dumps(
+        {"command": "wavegen train --exp-dir <b>x</b>", "commit": "abc123", "date": "D1",
+         "from_step": 0, "to_step": 2, "device": "cpu", "precision": "no"}) + "\nnot json\n")
+    (exp / "config.yaml").write_text("sample_rate: 8000  # <script>\n")
     index = write_report(exp)
     page = index.read_text()
+    # The run: steps, validation, each training run's command and commit (escaped), config.
+    assert "steps trained: 2" in page and "validation NLL at step 2: 7.5000" in page
+    assert "commit abc123: <code>wavegen train --exp-dir &lt;b&gt;x&lt;/b&gt;</code>" in page
+    assert "sample_rate: 8000  # &lt;script&gt;" in page and "this report: " in page
+    assert "FD&infin; real vs real" in page
+    assert result["frechet"]["real_vs_real"]["fd_inf"] is not None
     links = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert links and all(not link.startswith(("/", "http")) for link in links)
     assert all((index.parent / link).is_file() for link in links)

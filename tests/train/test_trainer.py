@@ -1,6 +1,7 @@
 """The trainer on a tiny dump: metrics, checkpoints, exact resume, config errors."""
 
 import csv
+import json
 
 import pytest
 import torch
@@ -70,6 +71,10 @@ def test_resume_continues_exactly(dump_root, tmp_path):
     (tmp_path / "cut" / "model.pt").unlink()
     metrics = train(conf, dump_root, tmp_path / "cut")
     assert metrics["step"] == 6
+    # Each run or resume leaves one provenance line: where it started, what ran it.
+    runs = [json.loads(x) for x in (tmp_path / "cut" / "runs.jsonl").read_text().splitlines()]
+    assert [(r["from_step"], r["to_step"]) for r in runs] == [(0, 6), (4, 6)]
+    assert all(r["precision"] == "no" and r["command"] and r["date"] for r in runs)
     resumed = load_model(tmp_path / "cut" / "model.pt")[0].state_dict()
     for name, tensor in full.items():
         assert torch.equal(tensor, resumed[name]), name

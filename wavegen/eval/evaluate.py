@@ -224,7 +224,10 @@ def evaluate(
                                   **(frechet_extrapolated(gen_emb, real_emb, seed=seed)
                                      if len(gen) >= 6 and len(real) >= 2 else {})},
             "real_vs_real": {"fd": _fd(real_a, real_b), "n_a": len(real_a),
-                             "n_b": len(real_b)},
+                             "n_b": len(real_b),
+                             # the same 1/n fit, so FD-infinity of both rows compare
+                             **(frechet_extrapolated(real_a, real_b, seed=seed)
+                                if len(real_a) >= 6 and len(real_b) >= 2 else {})},
             "per_genre": fd_per_genre,
         },
     }

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 
 from wavegen.audio import read_audio, write_wav  # noqa: E402
 from wavegen.errors import WavegenError  # noqa: E402
+from wavegen.machine import run_facts  # noqa: E402
 from wavegen.outputs import atomic_output_dir  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -72,14 +73,16 @@ def plot_training(log_csv: Path, png: Path) -> bool:
 def plot_confusion(confusion: list[list[int]], vocab: list[str], png: Path, title: str) -> None:
     """Rows: requested genre; columns: the classifier's answer."""
     m = np.asarray(confusion, dtype=float)
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
-    ax.imshow(m / np.maximum(1, m.sum(1, keepdims=True)), cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(vocab)), vocab, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(len(vocab)), vocab, fontsize=7)
+    share = m / np.maximum(1, m.sum(1, keepdims=True))
+    fig, ax = plt.subplots(figsize=(7, 6.2))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(vocab)), vocab, rotation=60, ha="right", fontsize=9)
+    ax.set_yticks(range(len(vocab)), vocab, fontsize=9)
     for i in range(len(vocab)):
         for j in range(len(vocab)):
-            if m[i, j]:
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=6)
+            if m[i, j]:  # white on dark cells, so every count stays readable
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=9,
+                        color="white" if share[i, j] > 0.5 else "black")
     ax.set_xlabel("classifier says")
     ax.set_ylabel("requested")
     ax.set_title(title, fontsize=9)
@@ -89,11 +92,19 @@ def plot_confusion(confusion: list[list[int]], vocab: list[str], png: Path, titl
 
 
 def plot_spectrogram(samples: np.ndarray, rate: int, png: Path) -> None:
-    fig, ax = plt.subplots(figsize=(3.2, 1.6))
-    ax.specgram(samples + 1e-9, NFFT=512, Fs=rate, noverlap=384, cmap="magma")
-    ax.set_axis_off()
-    fig.subplots_adjust(0, 0, 1, 1)
-    fig.savefig(png, dpi=80)
+    """Power spectrogram in dB (re full scale) with time and frequency axes and a colour bar;
+    the colour range is fixed (-100..0 dB) so that clips compare across the page."""
+    fig, ax = plt.subplots(figsize=(4.2, 2.4))
+    *_, image = ax.specgram(samples + 1e-9, NFFT=512, Fs=rate, noverlap=384, cmap="magma",
+                            vmin=-100, vmax=0)
+    ax.set_xlabel("time (s)", fontsize=7)
+    ax.set_ylabel("frequency (Hz)", fontsize=7)
+    ax.tick_params(labelsize=6)
+    bar = fig.colorbar(image, ax=ax, pad=0.02)
+    bar.set_label("dB", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
     plt.close(fig)
 
 
@@ -130,12 +141,14 @@ def _metrics_table(systems: dict[str, dict[str, Any]]) -> str:
             f"<td>{_fmt(g['conditional_accuracy'], True)}</td><td>{_fmt(r['accuracy'], True)}</td>"
             f"<td>{_fmt(g['inception_score'])}</td><td>{_fmt(r['inception_score'])}</td>"
             f"<td>{_fmt(fd['generated_vs_real']['fd'])}</td>"
-            f"<td>{_fmt(fd['generated_vs_real'].get('fd_inf'))}</td>"
             f"<td>{_fmt(fd['real_vs_real']['fd'])}</td>"
+            f"<td>{_fmt(fd['generated_vs_real'].get('fd_inf'))}</td>"
+            f"<td>{_fmt(fd['real_vs_real'].get('fd_inf'))}</td>"
             f"<td>{_fmt(ev.get('nll_bits_per_sample'))}</td><td>{copies}</td></tr>")
     return ("<table><tr><th>system</th><th>clips</th><th>conditional accuracy</th>"
             "<th>real-clip accuracy (ceiling)</th><th>IS generated</th><th>IS real</th>"
-            "<th>FD gen vs real</th><th>FD&infin; (1/n fit)</th><th>FD real vs real</th>"
+            "<th>FD gen vs real</th><th>FD real vs real</th>"
+            "<th>FD&infin; gen vs real</th><th>FD&infin; real vs real</th>"
             "<th>test NLL (bits/sample)</th><th>copies flagged</th></tr>" + "".join(rows)
             + "</table>")
 
@@ -235,10 +248,63 @@ def _copies_section(name: str, copies: dict[str, Any], out: Path, max_pairs: int
             + "</table>" + "".join(pairs))
 
 
-CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+def _run_section(exp_dir: Path) -> str:
+    """What produced this experiment: steps and validation NLL, model size, the training runs
+    (command, wavegen commit, device, date, from ``runs.jsonl``), the config, and this
+    report's own provenance."""
+    items = []
+    log_csv = exp_dir / "train_log.csv"
+    if log_csv.is_file():
+        curves = _read_log(log_csv)
+        if curves["loss_bits"]:
+            items.append(f"steps trained: {curves['loss_bits'][-1][0]:,}")
+        if curves["valid_bits"]:
+            step, bits = curves["valid_bits"][-1]
+            items.append(f"validation NLL at step {step:,}: {bits:.4f} bits/sample")
+    model = exp_dir / "model.pt"
+    if model.is_file():
+        try:
+            from wavegen.models.io import load_model
+
+            net, info = load_model(model)
+            n = sum(p.numel() for p in net.parameters())
+            items.append(f"model: {n:,} parameters, {net.cfg.n_layers} layers, receptive "
+                         f"field {net.cfg.receptive_field:,} samples at {info.sample_rate} Hz")
+        except (WavegenError, OSError, RuntimeError) as err:
+            items.append(f"model: unreadable ({html.escape(str(err))})")
+    runs = exp_dir / "runs.jsonl"
+    if runs.is_file():
+        for line in runs.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            items.append(
+                f"training run {html.escape(str(r.get('date', '?')))}: steps "
+                f"{r.get('from_step', '?')} to {r.get('to_step', '?')} on "
+                f"{html.escape(str(r.get('device', '?')))} ({r.get('processes', 1)} process(es), "
+                f"precision {html.escape(str(r.get('precision', '?')))}), wavegen "
+                f"{html.escape(str(r.get('wavegen', '?')))} commit "
+                f"{html.escape(str(r.get('commit') or 'unknown'))}: "
+                f"<code>{html.escape(str(r.get('command', '')))}</code>")
+    me = run_facts()
+    items.append(f"this report: {html.escape(str(me['date']))}, wavegen {me['wavegen']} commit "
+                 f"{html.escape(str(me['commit'] or 'unknown'))}: "
+                 f"<code>{html.escape(str(me['command']))}</code>")
+    out = "<h2>Run</h2><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    config = exp_dir / "config.yaml"
+    if config.is_file():
+        out += ("<details><summary>config.yaml</summary><pre>"
+                + html.escape(config.read_text(encoding="utf-8", errors="replace"))
+                + "</pre></details>")
+    return out
+
+
+CSS = """body{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#222}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .6em}
 th{background:#f3f3f3}.row{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}
-figure img{display:block;width:256px}audio{width:256px}small{color:#666;font-weight:normal}
+figure img{display:block;width:336px}audio{width:336px}pre{background:#f6f6f6;padding:.6em;
+font-size:.8em;overflow:auto;max-height:24em}small{color:#666;font-weight:normal}
 tr.flag td,td.flag{background:#fdd}"""
 
 
@@ -262,14 +328,17 @@ def write_report(exp_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     with atomic_output_dir(out, REPORT_FILES) as tmp:
         (tmp / "img").mkdir()
         (tmp / "audio").mkdir()
-        body = [f"<h1>wavegen report: {html.escape(exp_dir.name)}</h1>"]
+        body = [f"<h1>wavegen report: {html.escape(exp_dir.name)}</h1>", _run_section(exp_dir)]
         if systems:
             body.append("<h2>Metrics</h2>" + _metrics_table(systems))
             first = next(iter(systems.values()))
             body.append(f"<p><small>Classifier: {html.escape(str(first['classifier']['path']))}"
                         f" ({first['classifier'].get('n_train', '?')} training clips). FD: "
                         f"{html.escape(first['frechet']['embedding'])}; comparable between rows "
-                        "that share a classifier, not with published FAD.</small></p>")
+                        "that share a classifier, not with published FAD. FD falls as the "
+                        "number of clips grows, so compare FD with FD and FD&infin; (each "
+                        "extrapolated to infinitely many clips of its first set by a 1/n fit) "
+                        "with FD&infin;.</small></p>")
         if log_csv.is_file() and plot_training(log_csv, tmp / "img" / "training.png"):
             body.append('<h2>Training</h2><img src="img/training.png" alt="training curves">')
         for name, ev in systems.items():

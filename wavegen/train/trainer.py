@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -28,6 +29,7 @@ from wavegen.config import ExperimentConfig, load_config
 from wavegen.data.dump import DumpStore
 from wavegen.data.segments import SegmentSampler
 from wavegen.errors import WavegenError
+from wavegen.machine import run_facts
 from wavegen.models.io import model_payload, save_model
 from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.progress import progress
@@ -162,6 +164,11 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
                  "float32" if precision == "no" else f"{precision} autocast",
                  tc.mixed_precision, why)
         (exp_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        # One line per run or resume: what trained this folder, with which code, where, when.
+        with open(exp_dir / "runs.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({**run_facts(str(acc.device)), "from_step": step,
+                                 "to_step": tc.max_steps, "precision": precision,
+                                 "processes": acc.num_processes}) + "\n")
     sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes)
     valid_sampler = SegmentSampler(valid_store, tc.segment_length, cfg.model.n_classes)
     valid_gen = torch.Generator().manual_seed(VALID_SEED)
