@@ -1,5 +1,6 @@
 """Data-parallel training, accumulation, signals, best checkpoints, logs and unsafe files."""
 
+import json
 import os
 import re
 import shutil
@@ -115,6 +116,28 @@ def test_best_checkpoint_tensorboard_and_plot(dump_root, tmp_path):  # noqa: F81
     assert main(["plot-training", str(tmp_path / "exp"), "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert matplotlib.image.imread(str(png)).shape[:2] == (500, 1000)  # 10 x 5 in at 100 dpi
+
+
+@pytest.mark.slow
+def test_the_recipe_training_step_launches_several_processes(dump_root, tmp_path):  # noqa: F811
+    """steps/train.sh --num-processes 2 runs accelerate launch inside the job (on Slurm: one
+    job with the GPUs), and the trainer sees both processes."""
+    conf = write_config(tmp_path / "c.yaml", {"train": {"batch_size": 4, "max_steps": 2}})
+    recipe = Path(__file__).resolve().parents[2] / "egs" / "toy" / "v1"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    run = subprocess.run(["bash", "steps/train.sh", "--num-processes", "2", str(conf),
+                          str(dump_root), str(tmp_path / "exp")], cwd=recipe,
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:] + (tmp_path / "exp/log/train.log").read_text()
+    assert "valid_bits_per_sample=" in run.stdout
+    facts = json.loads((tmp_path / "exp" / "runs.jsonl").read_text().splitlines()[-1])
+    assert facts["processes"] == 2
+    for bad in ("0", "-1", "two", ""):
+        run = subprocess.run(["bash", "steps/train.sh", "--num-processes", bad, str(conf),
+                              str(dump_root), str(tmp_path / "bad")], cwd=recipe,
+                             capture_output=True, text=True, env=env, timeout=60)
+        assert run.returncode == 1 and "--num-processes must be a whole number" in run.stderr
+        assert not (tmp_path / "bad").exists()
 
 
 class _Payload:

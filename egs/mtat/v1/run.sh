@@ -24,6 +24,7 @@ n_tags=50                   # keep the training folders' n most frequent tags
 tag_list=                   # or the tags of this file (one a line); "standard": the usual top 50
 train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
+train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
 synth_duration=5.0          # seconds per synthesized clip
 synth_seed=0
 classifier_steps=3000       # evaluation classifier training steps (stage 3)
@@ -84,7 +85,8 @@ fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   if stage_done "$exp/.done" 4; then log "stage 4: $exp is trained, skipping"; else
     log "stage 4: training $exp (progress: tail -f $exp/log/train.log)"
-    steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" "$train_config" "$dump" "$exp"
+    steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" \
+      --num-processes "$train_processes" "$train_config" "$dump" "$exp"
     mark_done "$exp/.done"
   fi
 fi

@@ -23,6 +23,7 @@ clip_duration=30.0          # seconds per clip (GTZAN's length)
 corpus_seed=1               # the packaged model trained on seed 0: the demo scores it on unseen clips
 train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
+train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
 synth_duration=4.5          # seconds per synthesized clip (receptive field + 3 s)
 synth_count=3               # clips per genre (stage 5), scored in stage 6
 synth_seed=0
@@ -85,7 +86,8 @@ fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   if stage_done "$exp/.done" 4; then log "stage 4: $exp is trained, skipping"; else
     log "stage 4: training $exp (progress: tail -f $exp/log/train.log)"
-    steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" "$train_config" "$dump" "$exp"
+    steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" \
+      --num-processes "$train_processes" "$train_config" "$dump" "$exp"
     mark_done "$exp/.done"
   fi
 fi
