@@ -72,3 +72,10 @@ def test_synth_progress_in_a_log_reads_as_lines_in_x_real_time(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "\r" not in err
     assert any(line.startswith("synth:") and "x real time" in line for line in err.splitlines())
+
+
+def test_bad_input_fails_before_the_bar_is_drawn(tmp_path, capsys) -> None:
+    assert main(["synth", "--genre", "rock", "--duration", "0.05", "--engine", "warp",
+                 "--out", str(tmp_path / "x.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown engine 'warp'" in err and "%|" not in err  # no bar was drawn

@@ -21,7 +21,7 @@ import torch
 
 from wavegen.audio import mu_law_decode, mu_law_encode, read_audio, resample
 from wavegen.clipnames import clip_filename
-from wavegen.engine import resolve_device, stream
+from wavegen.engine import resolve_device, resolve_engine, stream
 from wavegen.engine.sampling import check_sampling
 from wavegen.errors import WavegenError
 from wavegen.models.conditioning import parse_genre_mix, parse_tags
@@ -168,6 +168,7 @@ def synthesize(
     primer = None if prime is None else load_primer(prime, info.sample_rate,
                                                     info.config.n_classes, len(plan))
     weights = net.export_weights()
+    resolve_engine(engine, device, weights)  # a bad engine name fails before the bar is drawn
     bar = progress(total=n_samples, unit="sample", unit_scale=True, desc="synth")
     start = time.perf_counter()
     with ExitStack() as stack:
