@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tolerance", type=float, default=0.02, help="bits/sample")
     p.add_argument("--out", default="exp/precision_learning")
+    p.add_argument("--reuse", action="store_true",
+                   help="score the models already in --out instead of training them again")
     a = p.parse_args(argv)
     if a.steps < 1 or a.threads < 1 or not 0 <= a.tolerance < float("inf"):
         p.error("--steps and --threads must be >= 1 and --tolerance a finite number >= 0")
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
     config = yaml.safe_load(Path(a.config).read_text())
     out = Path(a.out)
-    runs = [train_run(config, prec, a.data_dir, out, a.steps, a.threads)
+    runs = [{"precision": prec, "seconds": None, "model": str(out / prec / "model.pt")}
+            if a.reuse and (out / prec / "model.pt").is_file()
+            else train_run(config, prec, a.data_dir, out, a.steps, a.threads)
             for prec in ("no", "bf16")]
     for run in runs:
         run["valid_bits_fp32"] = valid_bits_fp32(run["model"], a.data_dir)
@@ -91,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{a.config}, {a.steps} steps, data {a.data_dir}; validation scored in float32")
     for run in runs:
         name = "float32" if run["precision"] == "no" else "bf16 autocast"
-        print(f"{name:>14}: {run['valid_bits_fp32']:.4f} bits/sample, "
-              f"trained in {run['seconds'] / 60:.1f} min")
+        took = (f"trained in {run['seconds'] / 60:.1f} min" if run["seconds"] is not None
+                else "reused")
+        print(f"{name:>14}: {run['valid_bits_fp32']:.4f} bits/sample, {took}")
     ok = abs(diff) <= a.tolerance
     print(f"bf16 - float32: {diff:+.4f} bits/sample ({'within' if ok else 'OUTSIDE'} "
           f"{a.tolerance} bits)")
