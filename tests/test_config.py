@@ -39,6 +39,11 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "model:\ntrain:\n")) == ExperimentConfig()
 
 
+def test_mixed_precision_defaults_to_auto() -> None:
+    """bf16 where it has hardware, float32 elsewhere (wavegen.train.precision)."""
+    assert ExperimentConfig().train.mixed_precision == "auto"
+
+
 def test_shipped_toy_config_loads() -> None:
     cfg = load_config(TOY_CONFIG)
     assert cfg.sample_rate == 8000 and cfg.train.learning_rate == 0.002

@@ -76,7 +76,7 @@ class TrainConfig:
     grad_clip: float = 0.0
     max_nonfinite: int = 20
     grad_accum_steps: int = 1
-    mixed_precision: str = "no"
+    mixed_precision: str = "auto"
     keep_checkpoints: int = 3
     tensorboard: bool = True
 
