@@ -36,7 +36,8 @@ def _toy_corpus(a: argparse.Namespace) -> None:
 def _render_corpus(a: argparse.Namespace) -> None:
     from wavegen.data.render import make_rendered_corpus
 
-    print(make_rendered_corpus(a.out, a.clips_per_genre, a.duration, a.seed, jobs=a.jobs))
+    print(make_rendered_corpus(a.out, a.clips_per_genre, a.duration, a.seed, jobs=a.jobs,
+                               recording_chain=a.recording_chain))
 
 
 def _download(a: argparse.Namespace) -> None:
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
            help="seconds per clip (GTZAN: 30)")
     seed(sp, default=0, help="corpus seed (deterministic)")
     number(sp, "--jobs", int, 1, 256, default=1, help="parallel rendering processes")
+    sp.add_argument("--recording-chain", action="store_true",
+                    help="add a room (reverberation) and a pink noise floor to every clip, "
+                         "drawn per clip from the same ranges for every genre")
 
     sp = add("download", _download,
              "Download and extract a corpus (resumable, checksummed, several mirrors).")

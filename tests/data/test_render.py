@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from wavegen.audio import integrated_loudness, read_audio
 from wavegen.data import arrange as A
 from wavegen.data.render import (
     GAIN_JITTER_DB,
+    NOISE_FLOOR_DBFS,
     RENDER_SAMPLE_RATE,
+    ROOM_RT60_S,
     TARGET_LUFS,
+    RecordingChain,
+    clip_seed,
     make_rendered_corpus,
     render_clip,
 )
@@ -90,8 +95,6 @@ def test_parts_leave_the_rest_of_the_clip_unchanged():
 
 
 def test_level_does_not_identify_the_genre():
-    from wavegen.audio import integrated_loudness
-
     levels = [integrated_loudness(render_clip(g, 6.0, seed=1)[0], RENDER_SAMPLE_RATE)
               for g in GTZAN_GENRES]
     assert max(levels) - min(levels) <= 2 * GAIN_JITTER_DB + 1.5
@@ -144,3 +147,53 @@ def test_cli_bad_values_exit_2_with_one_line(tmp_path, flag, value):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and r.stderr.strip()
+
+
+def test_recording_chain_room_and_noise_are_what_they_say():
+    chain = RecordingChain(RENDER_SAMPLE_RATE, np.random.default_rng(3))
+    assert ROOM_RT60_S[0] <= chain.rt60 <= ROOM_RT60_S[1]
+    n = 4 * RENDER_SAMPLE_RATE
+    noise = chain.noise(n).astype(np.float64)
+    assert 20 * np.log10(np.sqrt(np.mean(noise ** 2))) == pytest.approx(chain.noise_dbfs, abs=0.01)
+    # Pink: equal power per octave, so 100-200 Hz holds about what 1-2 kHz holds (white: 10x less).
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    f = np.fft.rfftfreq(n, 1 / RENDER_SAMPLE_RATE)
+    low, high = power[(f >= 100) & (f < 200)].sum(), power[(f >= 1000) & (f < 2000)].sum()
+    assert 0.7 < low / high < 1.4
+    # The room: reverberant energy wet_db below the direct sound, decaying 60 dB over rt60.
+    impulse = np.zeros(n, dtype=np.float32)
+    impulse[100] = 0.5
+    wet = chain.room(impulse).astype(np.float64) - impulse
+    assert 10 * np.log10(np.sum(wet ** 2) / np.sum(impulse.astype(np.float64) ** 2)) == \
+        pytest.approx(chain.wet_db, abs=0.05)
+    span = int(0.1 * chain.rt60 * RENDER_SAMPLE_RATE)
+    early = np.mean(wet[100:100 + span] ** 2)
+    late = np.mean(wet[100 + 9 * span:100 + 10 * span] ** 2)
+    assert 10 * np.log10(late / early) == pytest.approx(-54, abs=6)  # -60 dB x 0.9 rt60
+    assert np.abs(wet[100 + 11 * span:]).max() < 1e-6  # the response ends at rt60
+
+
+@pytest.mark.parametrize("genre", ["jazz", "reggae"])
+def test_recording_chain_keeps_the_music_and_ends_digital_silence(genre):
+    plain, facts = render_clip(genre, 3.0, seed=5)
+    chained, chained_facts = render_clip(genre, 3.0, seed=5, recording_chain=True)
+    assert {k: chained_facts[k] for k in facts} == facts  # same arrangement, tempo, key
+    assert not np.allclose(plain, chained) and chained.dtype == np.float32
+    windows = chained[: chained.size // 441 * 441].astype(np.float64).reshape(-1, 441)
+    quietest = 10 * np.log10(np.mean(windows ** 2, axis=1).min())
+    assert quietest > NOISE_FLOOR_DBFS[0] - 10  # never digital silence: the floor is there
+    level = integrated_loudness(chained, RENDER_SAMPLE_RATE)
+    assert abs(level - TARGET_LUFS) <= GAIN_JITTER_DB + 1.5
+    drums, _ = render_clip(genre, 3.0, seed=5, parts=("drums",), recording_chain=True)
+    assert drums.shape == chained.shape
+
+
+def test_render_corpus_cli_writes_a_chained_corpus(tmp_path):
+    from wavegen.cli import main
+
+    assert main(["render-corpus", str(tmp_path / "db"), "--clips-per-genre", "1",
+                 "--duration", "0.5", "--recording-chain"]) == 0
+    clips = sorted((tmp_path / "db" / "genres").glob("*/*.wav"))
+    assert len(clips) == 10
+    x, _ = render_clip("blues", 0.5, clip_seed(0, "blues", 0), recording_chain=True)
+    assert np.allclose(read_audio(clips[0])[0], x, atol=1 / 32767)

@@ -34,6 +34,11 @@ RENDER_SAMPLE_RATE = 22050
 TARGET_LUFS = -20.0
 GAIN_JITTER_DB = 2.0  # the same uniform +-range for every genre
 MAX_SECONDS = 600.0
+# The optional recording chain (``recording_chain=True``): drawn per clip from the same ranges
+# for every genre, so neither room nor noise says anything about genre.
+ROOM_RT60_S = (0.25, 0.9)  # reverberation time of the room
+ROOM_WET_DB = (-16.0, -8.0)  # reverberant energy relative to the direct sound
+NOISE_FLOOR_DBFS = (-66.0, -56.0)  # RMS of the pink noise floor in the written clip
 
 
 def _require(module: str):
@@ -104,6 +109,45 @@ def soft_limit(x: np.ndarray, ceiling_db: float = -1.0) -> np.ndarray:
     return y.astype(np.float32)
 
 
+class RecordingChain:
+    """What a recording adds to the instruments, drawn once per clip: a room (an exponentially
+    decaying noise impulse response of reverberation time ``rt60``, mixed in ``wet_db`` below
+    the direct sound) and a pink noise floor (``noise_dbfs`` RMS, 1/f power, like the hiss and
+    rumble of a real chain). Real recordings never reach digital silence; rendered MIDI does
+    between notes, and a model trained on it learns silence as an attractor.
+    """
+
+    def __init__(self, rate: int, rng: np.random.Generator) -> None:
+        self.rate = rate
+        self.rt60 = float(rng.uniform(*ROOM_RT60_S))
+        self.wet_db = float(rng.uniform(*ROOM_WET_DB))
+        self.noise_dbfs = float(rng.uniform(*NOISE_FLOOR_DBFS))
+        t = np.arange(int(self.rt60 * rate)) / rate
+        ir = rng.standard_normal(t.size) * 10.0 ** (-3.0 * t / self.rt60)  # -60 dB at rt60
+        self.ir = ir / np.sqrt(np.sum(ir ** 2))  # unit energy
+        self._noise_rng = np.random.default_rng(rng.integers(2**63))
+
+    def room(self, x: np.ndarray) -> np.ndarray:
+        """x (T,) plus its reverberation, ``wet_db`` below it in energy -> (T,) float32."""
+        from scipy.signal import fftconvolve
+
+        wet = fftconvolve(x, self.ir)[: x.size]
+        dry_rms, wet_rms = np.sqrt(np.mean(x ** 2)), np.sqrt(np.mean(wet ** 2))
+        if wet_rms == 0:
+            return x.astype(np.float32)
+        return (x + wet * (dry_rms / wet_rms) * 10.0 ** (self.wet_db / 20)).astype(np.float32)
+
+    def noise(self, n: int) -> np.ndarray:
+        """n samples of pink noise at ``noise_dbfs`` RMS -> (n,) float32."""
+        spectrum = np.fft.rfft(self._noise_rng.standard_normal(n))
+        f = np.fft.rfftfreq(n, 1.0 / self.rate)
+        spectrum[1:] /= np.sqrt(f[1:] / f[1])  # 1/f power (pink) above the lowest bin
+        spectrum[0] = 0.0
+        pink = np.fft.irfft(spectrum, n)
+        pink *= 10.0 ** (self.noise_dbfs / 20) / max(np.sqrt(np.mean(pink ** 2)), 1e-12)
+        return pink.astype(np.float32)
+
+
 def clip_seed(seed: int, genre: str, k: int) -> int:
     """The seed of clip ``k`` of ``genre`` in a corpus of seed ``seed``."""
     g = GTZAN_GENRES.index(genre)
@@ -111,14 +155,16 @@ def clip_seed(seed: int, genre: str, k: int) -> int:
 
 
 def render_clip(genre: str, seconds: float = 30.0, seed: int = 0,
-                parts: tuple[str, ...] = PARTS, rate: int = RENDER_SAMPLE_RATE
-                ) -> tuple[np.ndarray, dict]:
+                parts: tuple[str, ...] = PARTS, rate: int = RENDER_SAMPLE_RATE,
+                recording_chain: bool = False) -> tuple[np.ndarray, dict]:
     """One clip of ``genre``: ``(samples (round(seconds * rate),) float32, facts)``.
 
     ``facts`` holds the drawn tempo (bpm), key (pitch class), GM programs and note count.
     ``parts`` is a non-empty subset of ``drums, bass, comp, lead``; leaving one out changes
     nothing else (the arrangement is drawn in full first), and the loudness gain is the full
-    mix's, so a part-only clip keeps its level in the mix.
+    mix's, so a part-only clip keeps its level in the mix. ``recording_chain`` adds a room
+    and a noise floor (:class:`RecordingChain`, drawn from a generator of its own, so the
+    arrangement, tempo and key are those of the clip without it).
     """
     if genre not in GTZAN_GENRES:
         raise WavegenError(f"unknown genre {genre!r}; one of {', '.join(GTZAN_GENRES)}")
@@ -130,11 +176,19 @@ def render_clip(genre: str, seconds: float = 30.0, seed: int = 0,
     gain_db = float(rng.uniform(-GAIN_JITTER_DB, GAIN_JITTER_DB))
     n = int(round(seconds * rate))
     full = _fit(render_midi(midi_bytes(arr), rate), n)
-    gain = loudness_gain(full, rate, gain_db)  # the full mix's gain, also for fewer parts
     kept = full if tuple(parts) == PARTS else _fit(render_midi(midi_bytes(arr, parts), rate), n)
-    out = soft_limit(kept * gain)
+    chain = RecordingChain(rate, np.random.default_rng([seed, 1])) if recording_chain else None
+    if chain is not None:  # the same room for the full mix and the kept parts
+        same = kept is full
+        full = chain.room(full)
+        kept = full if same else chain.room(kept)
+    gain = loudness_gain(full, rate, gain_db)  # the full mix's gain, also for fewer parts
+    out = soft_limit(kept * gain + (chain.noise(n) if chain is not None else 0.0))
     facts = {"tempo": arr.tempo, "key": arr.key, "programs": arr.programs,
              "n_notes": len(arr.notes)}
+    if chain is not None:
+        facts["chain"] = {"rt60": chain.rt60, "wet_db": chain.wet_db,
+                          "noise_dbfs": chain.noise_dbfs}
     return out, facts
 
 
@@ -150,20 +204,21 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
     return x[:n] if x.size >= n else np.pad(x, (0, n - x.size))
 
 
-def _write_one(job: tuple[Path, str, int, float, int]) -> str:
-    path, genre, k, seconds, seed = job
-    x, _ = render_clip(genre, seconds, clip_seed(seed, genre, k))
+def _write_one(job: tuple[Path, str, int, float, int, bool]) -> str:
+    path, genre, k, seconds, seed, chain = job
+    x, _ = render_clip(genre, seconds, clip_seed(seed, genre, k), recording_chain=chain)
     write_wav(path, x, RENDER_SAMPLE_RATE)
     return str(path)
 
 
 def make_rendered_corpus(out: str | os.PathLike[str], clips_per_genre: int = 100,
                          seconds: float = 30.0, seed: int = 0,
-                         genres: tuple[str, ...] = GTZAN_GENRES, jobs: int = 1) -> Path:
+                         genres: tuple[str, ...] = GTZAN_GENRES, jobs: int = 1,
+                         recording_chain: bool = False) -> Path:
     """Write ``out/genres/<genre>/<genre>.000NN.wav``; returns the ``genres`` folder.
 
     Existing clips are kept (a stopped run resumes where it was); ``jobs`` processes render
-    in parallel.
+    in parallel; ``recording_chain`` adds a room and a noise floor to every clip.
     """
     if not isinstance(clips_per_genre, int) or not 1 <= clips_per_genre <= 100000:
         raise WavegenError(f"--clips-per-genre must be an integer in [1, 100000], "
@@ -184,7 +239,7 @@ def make_rendered_corpus(out: str | os.PathLike[str], clips_per_genre: int = 100
         for k in range(clips_per_genre):
             path = root / genre / f"{genre}.{k:05d}.wav"
             if not path.is_file():
-                todo.append((path, genre, k, float(seconds), seed))
+                todo.append((path, genre, k, float(seconds), seed, bool(recording_chain)))
     bar = progress(total=len(todo), desc="render", unit="clip")
     if jobs == 1:
         for job in todo:

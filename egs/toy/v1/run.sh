@@ -21,6 +21,7 @@ corpus=rendered             # rendered: GM SoundFont arrangements; procedural: s
 clips_per_genre=12          # corpus size
 clip_duration=30.0          # seconds per clip (GTZAN's length)
 corpus_seed=1               # the packaged model trained on seed 0: the demo scores it on unseen clips
+recording_chain=false       # rendered corpus: add a room and a noise floor to every clip
 train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
 train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
@@ -47,8 +48,9 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   if stage_done "$db/.done" 0; then log "stage 0: corpus exists in $db, skipping"; else
     log "stage 0: writing the $corpus corpus ($clips_per_genre clips x 10 genres) to $db"
     case "$corpus" in
-      rendered) wavegen render-corpus "$db" --clips-per-genre "$clips_per_genre" \
-                  --duration "$clip_duration" --seed "$corpus_seed" --jobs "$nj" ;;
+      rendered) chain=(); [ "$recording_chain" = true ] && chain=(--recording-chain)
+                wavegen render-corpus "$db" --clips-per-genre "$clips_per_genre" \
+                  --duration "$clip_duration" --seed "$corpus_seed" --jobs "$nj" "${chain[@]}" ;;
       procedural) wavegen toy-corpus "$db" --clips-per-genre "$clips_per_genre" \
                     --duration "$clip_duration" --seed "$corpus_seed" ;;
       *) echo "$0: --corpus must be rendered or procedural, got '$corpus'" >&2; exit 2 ;;
