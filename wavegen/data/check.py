@@ -26,6 +26,7 @@ import soundfile as sf
 from wavegen.audio import header_problem
 from wavegen.data.kaldi import read_table, write_table
 from wavegen.errors import WavegenError
+from wavegen.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ def check_data_dir(data_dir: str | os.PathLike[str], channels: int = 1) -> int:
     data_dir = Path(data_dir)
     wav_scp = read_table(data_dir / "wav.scp")
     utt2dur, bad = {}, []
-    for utt, wav in wav_scp.items():
+    for utt, wav in progress(wav_scp.items(), total=len(wav_scp), desc=f"check {data_dir.name}",
+                             unit="file"):
         if wav.endswith("|"):
             raise WavegenError(f"{data_dir}/wav.scp: '{utt}' is a command pipe, which wavegen "
                                "does not run; convert the audio to files first")

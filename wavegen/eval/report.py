@@ -27,6 +27,7 @@ from wavegen.audio import read_audio, write_wav  # noqa: E402
 from wavegen.errors import WavegenError  # noqa: E402
 from wavegen.machine import run_facts  # noqa: E402
 from wavegen.outputs import atomic_output_dir  # noqa: E402
+from wavegen.progress import progress  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +342,8 @@ def write_report(exp_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
                         "with FD&infin;.</small></p>")
         if log_csv.is_file() and plot_training(log_csv, tmp / "img" / "training.png"):
             body.append('<h2>Training</h2><img src="img/training.png" alt="training curves">')
-        for name, ev in systems.items():
+        for name, ev in progress(systems.items(), total=len(systems), desc="report",
+                                 unit="system"):
             png = f"img/confusion-{_slug(name)}.png"
             plot_confusion(ev["generated"]["confusion"], ev["vocab"], tmp / png,
                            f"{name}: requested vs classified")
