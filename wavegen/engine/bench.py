@@ -71,7 +71,7 @@ def matmul_peak_flops(size: int = 2048, seconds: float = 1.0,
 
 
 def _cuda_matmul_peak(size: int, seconds: float, device: torch.device) -> float:
-    """fp32 FLOP/s of a square ``torch.mm`` on a CUDA device (TF32 as the session has it)."""
+    """fp32 FLOP/s of a square ``torch.mm`` on a CUDA device (TF32 as torch is set up for)."""
     a = torch.randn(size, size, device=device)
     b = torch.randn(size, size, device=device)
     torch.mm(a, b)
