@@ -139,3 +139,26 @@ def test_out_of_range_values(tmp_path: Path, text: str, message: str) -> None:
 def test_guidance_with_conditioning_dropout(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "train:\n  cond_dropout: 0.1\nsynth:\n  guidance: 3\n"))
     assert cfg.synth.guidance == 3.0 and cfg.train.cond_dropout == 0.1
+
+
+@pytest.mark.parametrize("value, message", [
+    ("wandb", r"train\.log_with must be a list, e\.g\. \[wandb\]"),
+    ("3", r"train\.log_with must be a list"),
+    ("[3]", "log_with must be a list of tracker names"),
+    ("[null]", "log_with must be a list of tracker names"),
+    ("[[wandb]]", "log_with must be a list of tracker names"),
+    ("[tensorboard]", "TensorBoard is written by train.tensorboard"),
+    ("[all]", "unknown tracker 'all'; known: wandb, mlflow"),
+    ("[W&B]", "unknown tracker 'W&B'"),
+    ("['']", "unknown tracker ''"),
+    ("[wandb, wandb]", "lists a tracker twice"),
+])
+def test_bad_trackers(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(WavegenError, match=message):
+        load_config(write(tmp_path, f"train:\n  log_with: {value}\n"))
+
+
+def test_trackers_default_to_none_and_are_read(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "train:\n  batch_size: 2\n")).train.log_with == []
+    cfg = load_config(write(tmp_path, "train:\n  log_with: [wandb, mlflow]\n"))
+    assert cfg.train.log_with == ["wandb", "mlflow"]

@@ -40,6 +40,10 @@ class TrainConfig:
         keep_checkpoints: how many of the newest checkpoints to keep (``best.pt`` is kept
             besides).
         tensorboard: also write TensorBoard scalars to ``<exp>/tensorboard``.
+        log_with: experiment trackers that also receive every log row, through accelerate's
+            trackers (``wandb``, ``mlflow``, ``comet_ml``, ``aim``, ``clearml``, ``dvclive``,
+            ``trackio``, ``swanlab``); each is configured by its own environment variables
+            (``WANDB_MODE``, ``MLFLOW_TRACKING_URI``, ...). Empty by default.
         segment_length: samples per segment (predicted positions).
         learning_rate: Adam step size (peak, after warm-up).
         lr_min_ratio: the cosine schedule ends at ``learning_rate * lr_min_ratio``.
@@ -79,8 +83,10 @@ class TrainConfig:
     mixed_precision: str = "auto"
     keep_checkpoints: int = 3
     tensorboard: bool = True
+    log_with: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        check_trackers(self.log_with)
         positive = ("batch_size", "segment_length", "max_steps", "checkpoint_every",
                     "valid_every", "valid_batches", "log_every", "max_nonfinite",
                     "grad_accum_steps", "keep_checkpoints")
@@ -101,6 +107,26 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0, got {self.grad_clip}")
+
+
+# Experiment trackers accelerate can drive (``accelerate.utils.LoggerType``), TensorBoard apart:
+# ``train.tensorboard`` writes it, resuming it in place.
+TRACKERS = ("wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive", "trackio", "swanlab")
+
+
+def check_trackers(names: object) -> None:
+    """``train.log_with`` must be a list of distinct tracker names from ``TRACKERS``."""
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"log_with must be a list of tracker names (e.g. [wandb]), got "
+                         f"{names!r}; known: {', '.join(TRACKERS)}")
+    for name in names:
+        if name == "tensorboard":
+            raise ValueError("log_with: TensorBoard is written by train.tensorboard (true by "
+                             "default); list only other trackers here")
+        if name not in TRACKERS:
+            raise ValueError(f"log_with: unknown tracker {name!r}; known: {', '.join(TRACKERS)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"log_with lists a tracker twice: {names!r}")
 
 
 @dataclass
@@ -165,6 +191,8 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
         )
     for name, value in values.items():
         default = getattr(cls(), name) if name in known else None
+        if isinstance(default, list) and not isinstance(value, list):
+            raise WavegenError(f"{where}.{name} must be a list, e.g. [{value}], got {value!r}")
         if isinstance(default, bool) != isinstance(value, bool) or (
             isinstance(default, (int, float)) and not isinstance(value, (int, float))
         ) or (isinstance(default, int) and not isinstance(default, bool)

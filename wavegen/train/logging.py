@@ -1,4 +1,5 @@
-"""Training logs: ``train_log.csv`` (always) and TensorBoard scalars (``<exp>/tensorboard``).
+"""Training logs: ``train_log.csv`` (always), TensorBoard scalars (``<exp>/tensorboard``) and
+any experiment trackers named in ``train.log_with`` (W&B, MLflow, ... through accelerate).
 
 Columns / scalars: step, loss_bits, valid_bits, lr, grad_norm, samples_per_s, skipped (steps
 skipped so far for a non-finite loss or gradient).
@@ -7,9 +8,13 @@ skipped so far for a non-finite loss or gradient).
 from __future__ import annotations
 
 import csv
+import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from wavegen.errors import WavegenError
 from wavegen.outputs import atomic_output
 
 log = logging.getLogger(__name__)
@@ -28,10 +33,43 @@ def truncate_log(path: Path, step: int) -> None:
         csv.writer(fh).writerows(kept)
 
 
-class TrainLog:
-    """Appends rows to the CSV log and mirrors them to TensorBoard."""
+# accelerate's availability check per tracker, and the package to install for it.
+_PIP = {"wandb": "wandb", "mlflow": "mlflow", "comet_ml": "comet-ml", "aim": "aim",
+        "clearml": "clearml", "dvclive": "dvclive", "trackio": "trackio", "swanlab": "swanlab"}
 
-    def __init__(self, exp_dir: Path, resume_step: int, tensorboard: bool = True) -> None:
+
+def require_trackers(names: list[str]) -> None:
+    """Fail before training when a tracker of ``train.log_with`` is not installed."""
+    utils = importlib.import_module("accelerate.utils")
+    missing = [n for n in names if not getattr(utils, f"is_{n}_available")()]
+    if missing:
+        raise WavegenError(
+            f"train.log_with names {', '.join(missing)}, which is not installed here: "
+            f"pip install {' '.join(_PIP[n] for n in missing)} (or remove it from the config)")
+
+
+def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> ``{"train.learning_rate": 0.002, ...}`` with scalar values (lists as
+    text), which every tracker accepts as run parameters."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(flat_config(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = (value if isinstance(value, (int, float, str, bool))
+                                     else str(value))
+    return out
+
+
+class TrainLog:
+    """Appends rows to the CSV log and mirrors them to TensorBoard and the trackers.
+
+    ``tracker``: called with ``(scalars, step)`` for every row (``Accelerator.log``), the
+    scalars named ``train/<column>`` as in TensorBoard."""
+
+    def __init__(self, exp_dir: Path, resume_step: int, tensorboard: bool = True,
+                 tracker: Callable[[dict[str, float], int], None] | None = None) -> None:
+        self._tracker = tracker
         self.path = exp_dir / "train_log.csv"
         if resume_step > 0 and self.path.exists():
             truncate_log(self.path, resume_step)
@@ -55,10 +93,13 @@ class TrainLog:
         """One log row; ``None`` values are left empty (CSV) or skipped (TensorBoard)."""
         self._csv.writerow({k: ("" if v is None else _fmt(v)) for k, v in row.items()})
         self._fh.flush()
+        scalars = {f"train/{k}": float(v) for k, v in row.items()
+                   if k != "step" and v is not None}
         if self._tb is not None:
-            for key, value in row.items():
-                if key != "step" and value is not None:
-                    self._tb.add_scalar(f"train/{key}", float(value), int(row["step"]))
+            for key, value in scalars.items():
+                self._tb.add_scalar(key, value, int(row["step"]))  # type: ignore[arg-type]
+        if self._tracker is not None:
+            self._tracker(scalars, int(row["step"]))  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._fh.close()

@@ -35,7 +35,7 @@ from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.progress import progress
 from wavegen.train.checkpoint import load_latest, save_best, save_checkpoint
 from wavegen.train.ema import EMA
-from wavegen.train.logging import TrainLog
+from wavegen.train.logging import TrainLog, flat_config, require_trackers
 from wavegen.train.precision import resolve_precision
 from wavegen.train.signals import StopRequest
 
@@ -129,7 +129,9 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
     # gloo process group instead of running as independent copies.
     precision, why = resolve_precision(tc.mixed_precision,
                                        "cuda" if torch.cuda.is_available() else "cpu")
-    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision)
+    require_trackers(tc.log_with)
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision,
+                      log_with=tc.log_with or None, project_dir=str(exp_dir))
     micro, rank = _micro_batch(tc.batch_size, acc.num_processes, tc.grad_accum_steps), \
         acc.process_index
     torch.manual_seed(tc.seed)
@@ -195,7 +197,11 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
             out["ema_state_dict"] = ema.state_dict()
         return out
 
-    logger = TrainLog(exp_dir, step, tc.tensorboard) if acc.is_main_process else None
+    if tc.log_with:  # one tracker run per run or resume, named after the experiment folder
+        acc.init_trackers(exp_dir.resolve().name, config=flat_config(cfg.to_dict()))
+    logger = (TrainLog(exp_dir, step, tc.tensorboard,
+                       (lambda s, n: acc.log(s, step=n)) if tc.log_with else None)
+              if acc.is_main_process else None)
     metrics: dict[str, float] = {"step": step}
     bar = progress(total=tc.max_steps, initial=step, desc="train", unit="step",
                    disable=not acc.is_main_process)
@@ -276,6 +282,8 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
         bar.close()
         if logger is not None:
             logger.close()
+        if tc.log_with:
+            acc.end_training()
     if "stopped_by" in metrics:
         return metrics
     if acc.is_main_process:
