@@ -13,6 +13,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m wavegen.engine
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,5 +1,6 @@
 """The fused ``cpu`` engine beyond the shared exactness tests: every thread split, primers."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -104,3 +105,15 @@ def test_first_use_says_the_kernel_is_being_loaded():
                           cwd=Path(__file__).parent, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("loading the CPU kernel") == 1
+
+
+def test_the_kernel_compiles_once_and_later_processes_load_it(tmp_path):
+    """``python -m wavegen.engine`` (run by make at install) fills numba's cache; the next
+    process, as the first ``wavegen synth`` would, loads both precisions without compiling."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-m", "wavegen.engine"], env=env, text=True,
+                           capture_output=True, timeout=600) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
+    assert "(2 compiled, 0 loaded from the cache)" in runs[0].stdout
+    assert "(0 compiled, 2 loaded from the cache)" in runs[1].stdout
+    assert list(tmp_path.rglob("*.nbi"))

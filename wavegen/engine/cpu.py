@@ -198,3 +198,27 @@ class CpuEngine:
                      inputs, np.zeros((1, 1, 1), np.float32), _np(uniforms), codes,
                      float(temperature), float(top_p), float(guidance), n)
         return torch.from_numpy(codes)
+
+
+def warm() -> dict[str, int]:
+    """Compile (or load from numba's cache) the kernel for both weight precisions, so the
+    first ``wavegen synth`` does not wait for it. ``make`` runs it at install
+    (``python -m wavegen.engine``); the cache lives beside the module, or in
+    ``NUMBA_CACHE_DIR``, and is reused until the kernel's source changes.
+
+    Returns numba's counters for :func:`run_part`: ``cache_hits`` and ``cache_misses``
+    (compilations) in this process.
+    """
+    from wavegen.models.wavenet import WaveNet, WaveNetConfig
+
+    torch.manual_seed(0)
+    net = WaveNet(WaveNetConfig(residual_channels=4, gate_channels=8, skip_channels=4,
+                                n_layers=2, dilation_cycle=2, n_cond=2))
+    w, cond = net.export_weights(), torch.eye(2)
+    for precision in ("fp32", "bf16"):
+        eng = CpuEngine(w, cond, threads=1, precision=precision)
+        eng.run(torch.zeros(2, dtype=torch.long), torch.rand(2, 3))
+    stats = run_part.stats
+    return {"cache_hits": sum(stats.cache_hits.values()),
+            "cache_misses": sum(stats.cache_misses.values())}
+
