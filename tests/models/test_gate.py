@@ -115,3 +115,11 @@ def test_without_a_compiler_training_falls_back_to_eager_ops(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fell back" in proc.stdout
     assert proc.stderr.count("the compiled gate loop is unavailable here") == 1
+
+
+@pytest.mark.parametrize("mode", ["Compiled", "on", "", None, True, "cuda"])
+def test_an_unknown_mode_is_refused(monkeypatch: pytest.MonkeyPatch, mode) -> None:
+    """A typo in MODE must not silently act as one of the known modes."""
+    monkeypatch.setattr(gate, "MODE", mode)
+    with pytest.raises(ValueError, match="MODE must be one of auto, compiled, eager"):
+        gate._pick("forward", torch.empty(gate.COMPILE_MIN_ELEMENTS // 64, 64))

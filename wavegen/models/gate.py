@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # (N, G) elements from which the compiled loops are used: 2^20 is 8,192 rows of 128 gate
 # channels (batch 4 x 2,048 samples), where one eager pass takes about a millisecond.
 COMPILE_MIN_ELEMENTS = 1 << 20
+MODES = ("auto", "compiled", "eager")
 MODE = "auto"  # auto (compiled on CUDA), compiled (on every device) or eager
 _compiled: dict[str, Callable] = {}
 
@@ -86,6 +87,9 @@ _TRACED = {"forward": _forward, "output": _output, "backward": _backward}
 def _pick(name: str, x: torch.Tensor) -> Callable:
     """The compiled loop for large ``x`` where ``MODE`` asks for it and compiling works, else
     the eager ops."""
+    if MODE not in MODES:
+        raise ValueError(f"wavegen.models.gate.MODE must be one of {', '.join(MODES)}, got "
+                         f"{MODE!r}")
     if (MODE == "eager" or (MODE == "auto" and x.device.type != "cuda")
             or x.numel() < COMPILE_MIN_ELEMENTS):
         return _EAGER[name]
