@@ -1,0 +1,178 @@
+"""What a training run holds between steps (:class:`TrainState`), and how it is set up: data
+stores, model, optimizer, schedule, EMA, accelerate, and the resume from the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from accelerate import Accelerator
+
+from wavegen.config import ExperimentConfig
+from wavegen.data.dump import DumpStore
+from wavegen.data.segments import SegmentSampler
+from wavegen.errors import WavegenError
+from wavegen.machine import run_facts
+from wavegen.models.wavenet import WaveNet, WaveNetConfig
+from wavegen.train.checkpoint import load_latest
+from wavegen.train.ema import EMA
+from wavegen.train.logging import require_trackers
+from wavegen.train.precision import resolve_precision
+
+log = logging.getLogger(__name__)
+
+VALID_SEED = 20240613  # the validation segments: the same for every run and resume
+
+ARCHITECTURE = ("n_classes", "residual_channels", "gate_channels", "skip_channels",
+                "n_layers", "dilation_cycle", "n_cond")
+
+
+@dataclass
+class TrainState:
+    """Everything a training step reads or changes.
+
+    ``exp_dir`` holds the run's checkpoints and logs; ``model`` and ``opt`` are wrapped by
+    accelerate; ``data_gen`` draws the global batches (the same stream on every process);
+    ``valid_set`` holds the fixed validation batches, each (codes (B, T + 1) long, cond
+    (B, C)); ``micro`` is the rows of a global batch that one process trains on per
+    micro-step; ``step`` counts optimizer steps, ``skipped`` the
+    steps dropped for a non-finite loss or gradient (``bad_in_a_row`` of them in a row now),
+    ``best`` the lowest validation bits/sample so far.
+    """
+
+    cfg: ExperimentConfig
+    exp_dir: Path
+    acc: Accelerator
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    data_gen: torch.Generator
+    ema: EMA | None
+    sampler: SegmentSampler
+    valid_set: list[tuple[torch.Tensor, torch.Tensor]]
+    vocab: list[str]
+    label_kind: str
+    micro: int
+    precision: str
+    step: int = 0
+    skipped: int = 0
+    bad_in_a_row: int = 0
+    best: float = math.inf
+
+
+def lr_lambda(cfg: ExperimentConfig):
+    """Linear warm-up, then cosine decay to ``lr_min_ratio``. step -> multiplier."""
+    t = cfg.train
+
+    def schedule(step: int) -> float:
+        if step < t.warmup_steps:
+            return (step + 1) / t.warmup_steps
+        done = min(1.0, (step - t.warmup_steps) / max(1, t.max_steps - t.warmup_steps))
+        return t.lr_min_ratio + (1 - t.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * done))
+
+    return schedule
+
+
+def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
+               source: object = "the config") -> TrainState:
+    """Build the run for ``cfg`` on the dumps in ``data_dir``, resumed from the newest
+    checkpoint in ``exp_dir`` if there is one. ``model.n_cond`` is set from the data's
+    vocabulary (a config's value is replaced: the data decides it). On the main process,
+    writes ``exp_dir/config.yaml`` and appends a line to ``exp_dir/runs.jsonl``.
+    ``source`` names the config in error messages."""
+    tc = cfg.train
+    train_store, valid_store = _open_stores(data_dir, cfg)
+    vocab = train_store.vocab
+    cfg.model = WaveNetConfig(**{**cfg.model.__dict__, "n_cond": len(vocab)})
+
+    # cpu=True without CUDA: several CPU processes (torchrun, accelerate launch) then form a
+    # gloo process group instead of running as independent copies.
+    precision, why = resolve_precision(tc.mixed_precision,
+                                       "cuda" if torch.cuda.is_available() else "cpu")
+    require_trackers(tc.log_with)
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision,
+                      log_with=tc.log_with or None, project_dir=str(exp_dir))
+    micro = _micro_batch(tc.batch_size, acc.num_processes, tc.grad_accum_steps)
+    torch.manual_seed(tc.seed)
+    model = WaveNet(cfg.model)
+    opt = torch.optim.Adam(model.parameters(), lr=tc.learning_rate)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    # The same stream on every process: each one takes its slice of the same global batch.
+    data_gen = torch.Generator().manual_seed(tc.seed * 1000)
+    ema = EMA(model, tc.ema_decay) if tc.ema_decay > 0 else None
+    step, skipped, best = 0, 0, math.inf
+    ckpt = load_latest(exp_dir)
+    if ckpt is not None:
+        _check_same_architecture(ckpt, cfg.model, exp_dir, source)
+        model.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        data_gen.set_state(ckpt["data_rng"])
+        if ema is not None:
+            ema.load_state_dict(ckpt.get("ema_state_dict") or ckpt["state_dict"])
+        step, skipped = int(ckpt["step"]), int(ckpt.get("skipped", 0))
+        best = float(ckpt.get("best_valid_bits", math.inf))
+        log.info("resuming %s from step %d", exp_dir, step)
+    model, opt = acc.prepare(model, opt)
+    if ema is not None:
+        ema.model.to(acc.device)
+
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    if acc.is_main_process:
+        log.info("precision: %s (train.mixed_precision %s; %s)",
+                 "float32" if precision == "no" else f"{precision} autocast",
+                 tc.mixed_precision, why)
+        (exp_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        # One line per run or resume: what trained this folder, with which code, where, when.
+        with open(exp_dir / "runs.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({**run_facts(str(acc.device)), "from_step": step,
+                                 "to_step": tc.max_steps, "precision": precision,
+                                 "processes": acc.num_processes}) + "\n")
+    sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes)
+    valid_sampler = SegmentSampler(valid_store, tc.segment_length, cfg.model.n_classes)
+    valid_gen = torch.Generator().manual_seed(VALID_SEED)
+    valid_set = [valid_sampler.batch(tc.batch_size, valid_gen) for _ in range(tc.valid_batches)]
+    return TrainState(cfg=cfg, exp_dir=exp_dir, acc=acc, model=model, opt=opt, sched=sched,
+                      data_gen=data_gen, ema=ema, sampler=sampler, valid_set=valid_set, vocab=vocab,
+                      label_kind=train_store.label_kind, micro=micro, precision=precision,
+                      step=step, skipped=skipped, best=best)
+
+
+def _open_stores(data_dir: Path, cfg: ExperimentConfig) -> tuple[DumpStore, DumpStore]:
+    stores = []
+    for name in ("train", "valid"):
+        store = DumpStore(data_dir / name)
+        if store.sample_rate != cfg.sample_rate:
+            raise WavegenError(f"{store.path} was dumped at {store.sample_rate} Hz but the config "
+                               f"asks for {cfg.sample_rate} Hz; re-run the dump stage")
+        stores.append(store)
+    if stores[0].vocab != stores[1].vocab:
+        raise WavegenError(f"train and valid vocabularies differ in {data_dir}")
+    return stores[0], stores[1]
+
+
+def _check_same_architecture(ckpt: dict, model_cfg: WaveNetConfig, exp_dir: Path,
+                             config: object) -> None:
+    """Refuse to resume checkpoints of another network (a config edited after the start)."""
+    saved = ckpt.get("model_config", {})
+    diff = [f"{k} {saved.get(k)} there, {getattr(model_cfg, k)} in {config}"
+            for k in ARCHITECTURE if saved.get(k) != getattr(model_cfg, k)]
+    if diff:
+        raise WavegenError(
+            f"{exp_dir} holds checkpoints of a different network ({'; '.join(diff)}); resume "
+            "with the config the experiment was started with, or train into a new --exp-dir")
+
+
+def _micro_batch(batch_size: int, processes: int, accum: int) -> int:
+    """Rows per process and micro-step of a global batch."""
+    if batch_size % (processes * accum):
+        raise WavegenError(
+            f"train.batch_size {batch_size} must divide by processes x grad_accum_steps = "
+            f"{processes} x {accum}; change one of them")
+    return batch_size // (processes * accum)
