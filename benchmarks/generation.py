@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wavegen.bench import run_bench
 from wavegen.engine import ENGINES
-from wavegen.engine.bench import run_bench
 
 HERE = Path(__file__).parent
 

@@ -67,7 +67,7 @@ def run_variant(name: str, a: argparse.Namespace) -> dict:
     import torch.nn.functional as F
     from baseline_wavenet import BaselineWaveNet
 
-    from wavegen.engine.bench import CONFIGS
+    from wavegen.bench import CONFIGS
     from wavegen.models.wavenet import WaveNet
 
     torch.set_num_threads(a.threads)

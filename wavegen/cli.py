@@ -111,7 +111,7 @@ def _train(a: argparse.Namespace) -> int:
 
 
 def _synth(a: argparse.Namespace) -> None:
-    from wavegen.engine.synth import synthesize
+    from wavegen.synth import synthesize
 
     paths = synthesize(a.genre, a.duration, a.out, a.out_dir, a.count, a.model, a.seed,
                        a.temperature, a.top_p, a.engine, a.device, a.guidance, a.tags,
@@ -121,8 +121,8 @@ def _synth(a: argparse.Namespace) -> None:
 
 
 def _bench(a: argparse.Namespace) -> None:
+    from wavegen.bench import run_bench
     from wavegen.engine import resolve_device
-    from wavegen.engine.bench import run_bench
 
     run_bench(a.config, a.engines, tuple(a.batch), a.samples, a.repeats, a.json,
               resolve_device(a.device))

@@ -18,10 +18,10 @@ from wavegen.data.kaldi import read_table
 from wavegen.data.layouts import make_mtat_tree
 from wavegen.data.mtat import prepare_mtat
 from wavegen.data.segments import SegmentSampler
-from wavegen.engine.synth import condition_vector
 from wavegen.errors import WavegenError
 from wavegen.models.conditioning import parse_tags
 from wavegen.models.io import load_model
+from wavegen.synth import condition_vector
 from wavegen.train.trainer import train
 
 pytestmark = pytest.mark.skipif("MP3" not in sf.available_formats(),

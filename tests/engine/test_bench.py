@@ -6,8 +6,8 @@ import pytest
 import torch
 from test_exactness import SHAPES, random_model
 
+from wavegen import bench
 from wavegen.cli import main
-from wavegen.engine import bench
 from wavegen.errors import WavegenError
 from wavegen.models.wavenet import WaveNetConfig
 

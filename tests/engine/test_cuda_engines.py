@@ -9,8 +9,8 @@ import pytest
 import torch
 from test_exactness import random_model
 
+from wavegen.bench import CONFIGS
 from wavegen.engine import ENGINES, generate, teacher_forced_logits
-from wavegen.engine.bench import CONFIGS
 from wavegen.models import WaveNetConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

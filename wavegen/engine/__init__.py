@@ -16,23 +16,26 @@ import torch
 from wavegen.audio import silence_code
 from wavegen.engine.cached import CachedEngine
 from wavegen.engine.graph import GraphEngine
+from wavegen.engine.protocol import Engine, FusedEngine
 from wavegen.engine.reference import ReferenceEngine, forward_weights
-from wavegen.engine.sampling import check_sampling, sample_from_logits
+from wavegen.engine.sampling import check_sampling, guided_step, sample_from_logits
+
+try:  # numba is a dependency of wavegen: a failing import is an installation problem
+    from wavegen.engine.cpu import CpuEngine
+except ImportError as err:  # tested in a subprocess (tests/engine/test_protocol.py)
+    raise ImportError(f"the cpu engine cannot load numba ({err}); numba is a dependency of "
+                      "wavegen: reinstall it (pip install --force-reinstall numba) rather than "
+                      "generating with a slower engine") from err
 from wavegen.errors import WavegenError
 from wavegen.models.wavenet import WaveNet
 from wavegen.models.weights import WaveNetWeights
 
-ENGINES: dict[str, Callable[[WaveNetWeights, torch.Tensor], object]] = {
+ENGINES: dict[str, Callable[[WaveNetWeights, torch.Tensor], Engine]] = {
     "reference": ReferenceEngine,
     "cached": CachedEngine,
     "graph": GraphEngine,
+    "cpu": CpuEngine,
 }
-try:  # the fused CPU loop needs numba
-    from wavegen.engine.cpu import CpuEngine
-
-    ENGINES["cpu"] = CpuEngine
-except ImportError:  # pragma: no cover - numba is a dependency
-    pass
 try:  # registered only when a GPU (or the Triton interpreter) can run it
     from wavegen.engine.triton_engine import TritonEngine, triton_usable
 
@@ -84,7 +87,7 @@ def _prepare(
 def build_engine(
     model_or_weights: WaveNet | WaveNetWeights, cond: torch.Tensor, engine: str = "auto",
     device: str | torch.device = "cpu",
-):
+) -> Engine:
     """Instantiate an engine with fresh (silent) state for a conditioning batch (B, C)."""
     w, cond = _prepare(model_or_weights, cond, device)
     return ENGINES[resolve_engine(engine, device, w)](w, cond)
@@ -168,7 +171,7 @@ def stream(
     rng = np.random.default_rng(seed)
     n_classes = eng.w.n_classes
     prev = torch.full((B,), silence_code(n_classes), dtype=torch.long, device=device)
-    fused = getattr(eng, "run", None)
+    fused = eng.run if isinstance(eng, FusedEngine) else None
     with torch.inference_mode():
         if primer is not None:
             if primer.dim() != 2 or primer.shape[0] != B or primer.shape[1] < 1:
@@ -176,9 +179,8 @@ def stream(
                                    f"got {tuple(primer.shape)}")
             inputs = torch.cat([prev[:, None], primer.to(device)[:, :-1]], 1)  # (B, P)
             inputs = torch.cat([inputs, inputs]) if guided else inputs
-            feed = getattr(eng, "feed", None)
-            if feed is not None:
-                feed(inputs)
+            if isinstance(eng, FusedEngine):
+                eng.feed(inputs)
             else:
                 for t in range(inputs.shape[1]):
                     eng.step(inputs[:, t])
@@ -195,12 +197,7 @@ def stream(
                 continue
             out = torch.empty(B, n, dtype=torch.long, device=device)
             for t in range(n):
-                if guided:
-                    both = eng.step(torch.cat([prev, prev]))  # (2B, A)
-                    logits = torch.lerp(both[B:], both[:B], guidance)
-                else:
-                    logits = eng.step(prev)
-                prev = sample_from_logits(logits, u[:, t], temperature, top_p)
+                prev = guided_step(eng.step, prev, u[:, t], temperature, top_p, guidance)
                 out[:, t] = prev
             yield out.cpu()
 
@@ -225,5 +222,5 @@ def teacher_forced_logits(
     return torch.stack([eng.step(codes[:, t]) for t in range(codes.shape[1])], dim=2).cpu()
 
 
-__all__ = ["ENGINES", "build_engine", "forward_weights", "generate", "resolve_engine",
-           "sample_from_logits", "stream", "teacher_forced_logits"]
+__all__ = ["ENGINES", "Engine", "FusedEngine", "build_engine", "forward_weights", "generate",
+           "resolve_engine", "sample_from_logits", "stream", "teacher_forced_logits"]

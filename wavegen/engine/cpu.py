@@ -95,23 +95,23 @@ class CpuEngine:
                                            _parts(t.narrow(d, H, H), d, P)], d + 1)
             # (L, P, 2Hp, 2R) -> (P, L, 2, R, 2Hp): tanh then sigmoid channels of each part,
             # for the dilated past input, then for the current one.
-            self.wd = mat(gate(w.dil_weight, 1).permute(1, 0, 3, 2)
+            self.dil_wt = mat(gate(w.dil_weight, 1).permute(1, 0, 3, 2)
                           .reshape(P, L, 2, R, -1))
             bias = torch.stack([w.dil_bias[i] + cond @ w.cond_weight[i].T for i in range(L)], 1)
-            self.gb = _np(gate(bias, 2).permute(0, 2, 1, 3))  # (B, P, L, 2Hp)
+            self.gate_bias = _np(gate(bias, 2).permute(0, 2, 1, 3))  # (B, P, L, 2Hp)
             # Residual (zero after the last layer) and skip 1x1s, (P, L, Hp (R + S)): one
             # (Hp, R + S) matrix per layer for P = 1, else (Hp, R) then (Hp, S).
             res = torch.cat([w.res_weight, w.res_weight.new_zeros(1, R, H)])
             rs = _parts(torch.cat([res, w.skip_weight], 1).transpose(1, 2), 1, P)
             if P > 1:
                 rs = torch.cat([rs[..., :R].flatten(2), rs[..., R:].flatten(2)], 2)
-            self.wrs = mat(rs.transpose(0, 1).reshape(P, L, -1))
-            self.rb = _np(w.res_bias)  # (L-1, R)
-            self.sb = _np(w.skip_bias.sum(0))  # (S,)
-            self.o1 = mat(_parts(w.out1_weight.T, 1, P).transpose(0, 1))  # (P, S, Sp)
-            self.o1b = _np(_parts(w.out1_bias, 0, P))  # (P, Sp)
-            self.o2 = mat(_parts(w.out2_weight.T, 0, P))  # (P, Sp, A): split by inputs
-            self.o2b = _np(w.out2_bias)  # (A,)
+            self.res_skip_wt = mat(rs.transpose(0, 1).reshape(P, L, -1))
+            self.res_bias = _np(w.res_bias)  # (L-1, R)
+            self.skip_bias = _np(w.skip_bias.sum(0))  # (S,)
+            self.out1_wt = mat(_parts(w.out1_weight.T, 1, P).transpose(0, 1))  # (P, S, Sp)
+            self.out1_bias = _np(_parts(w.out1_bias, 0, P))  # (P, Sp)
+            self.out2_wt = mat(_parts(w.out2_weight.T, 0, P))  # (P, Sp, A): split by inputs
+            self.out2_bias = _np(w.out2_bias)  # (A,)
         self.embed = _np(w.embed)
         self.dil = np.asarray(w.dilations, dtype=np.int64)
         self.qoff = np.concatenate([[0], np.cumsum(self.dil)[:-1]]).astype(np.int64)
@@ -132,10 +132,8 @@ class CpuEngine:
             flags = np.zeros(P * 16, np.int64)
             for part in range(P):
                 jobs.append((part, P, rows, ns, guided, teacher, inputs, logits_out, uniforms,
-                             codes_out, temperature, top_p, guidance, self.embed, self.wd,
-                             self.gb, self.wrs, self.rb, self.sb, self.o1, self.o1b,
-                             self.o2, self.o2b, self.dil, self.qoff, self.queue, self.t, xch,
-                             flags, n))
+                             codes_out, temperature, top_p, guidance, *self._weights(),
+                             self.dil, self.qoff, self.queue, self.t, xch, flags, n))
         errors: list[BaseException] = []
 
         def work(args):
@@ -153,6 +151,11 @@ class CpuEngine:
         if errors:
             raise errors[0]
         self.t += n
+
+    def _weights(self) -> tuple[np.ndarray, ...]:
+        """The laid-out weights in the kernel's argument order."""
+        return (self.embed, self.dil_wt, self.gate_bias, self.res_skip_wt, self.res_bias,
+                self.skip_bias, self.out1_wt, self.out1_bias, self.out2_wt, self.out2_bias)
 
     def step(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""

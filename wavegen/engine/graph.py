@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from wavegen.engine.cached import CachedEngine
-from wavegen.engine.sampling import check_sampled_rows, sample_from_logits
+from wavegen.engine.sampling import check_sampled_rows, guided_step
 from wavegen.errors import WavegenError
 from wavegen.models.weights import WaveNetWeights
 
@@ -80,13 +80,8 @@ class GraphEngine(CachedEngine):
     def _sample(self, prev: torch.Tensor, uniforms: torch.Tensor, codes_out: torch.Tensor,
                 temperature: float, top_p: float, guidance: float) -> torch.Tensor:
         """uniforms (Bs, k) -> codes_out (Bs, k); returns the last codes (Bs,)."""
-        guided = guidance != 1.0
-        Bs = prev.shape[0]
         for j in range(uniforms.shape[1]):
-            logits = self._logits(torch.cat([prev, prev]) if guided else prev)
-            if guided:  # rows Bs.. are the unconditional twins
-                logits = torch.lerp(logits[Bs:], logits[:Bs], guidance)
-            prev = sample_from_logits(logits, uniforms[:, j], temperature, top_p)
+            prev = guided_step(self._logits, prev, uniforms[:, j], temperature, top_p, guidance)
             codes_out[:, j] = prev
         return prev
 

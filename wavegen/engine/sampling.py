@@ -7,6 +7,8 @@ outside, so two engines fed the same uniforms emit the same codes whenever their
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from wavegen.errors import WavegenError
@@ -53,3 +55,20 @@ def sample_from_logits(
     target = uniforms.to(cdf).unsqueeze(-1) * cdf[:, -1:]  # (B, 1)
     codes = torch.searchsorted(cdf, target, right=True).squeeze(-1)
     return codes.clamp_(max=logits.shape[-1] - 1)
+
+
+def guided_step(step: Callable[[torch.Tensor], torch.Tensor], prev: torch.Tensor,
+                u: torch.Tensor, temperature: float, top_p: float,
+                guidance: float) -> torch.Tensor:
+    """One sampled step of Bs rows through an engine's ``step`` -> codes (Bs,) long.
+
+    prev: (Bs,) long, the previous codes; u: (Bs,) uniforms. With ``guidance`` != 1 the
+    engine holds 2 Bs rows, the unconditional twins after the conditional rows; both are fed
+    ``prev`` and the logits are ``torch.lerp(uncond, cond, guidance)``."""
+    if guidance != 1.0:
+        Bs = prev.shape[0]
+        both = step(torch.cat([prev, prev]))  # (2 Bs, A)
+        logits = torch.lerp(both[Bs:], both[:Bs], guidance)
+    else:
+        logits = step(prev)
+    return sample_from_logits(logits, u, temperature, top_p)

@@ -78,16 +78,17 @@ class TritonEngine:
         L, R, H = w.n_layers, w.residual_channels, w.gate_channels // 2
         dev = cond.device
         with torch.no_grad():
-            self.wd = w.dil_weight.transpose(1, 2).contiguous()  # (L, 2R, G)
-            self.gb = torch.stack([w.dil_bias[i] + cond.float() @ w.cond_weight[i].T
-                                   for i in range(L)], 1).contiguous()  # (B, L, G)
-            self.ws = w.skip_weight.transpose(1, 2).contiguous()  # (L, H, S)
+            self.dil_wt = w.dil_weight.transpose(1, 2).contiguous()  # (L, 2R, G)
+            self.gate_bias = torch.stack([w.dil_bias[i] + cond.float() @ w.cond_weight[i].T
+                                          for i in range(L)], 1).contiguous()  # (B, L, G)
+            self.skip_wt = w.skip_weight.transpose(1, 2).contiguous()  # (L, H, S)
             zero_r = w.res_weight.new_zeros(1, R, H)
-            self.wr = torch.cat([w.res_weight, zero_r]).transpose(1, 2).contiguous()  # (L, H, R)
-            self.rb = torch.cat([w.res_bias, w.res_bias.new_zeros(1, R)]).contiguous()  # (L, R)
-            self.sb = w.skip_bias.sum(0).contiguous()  # (S,)
-            self.o1, self.o2 = w.out1_weight.T.contiguous(), w.out2_weight.T.contiguous()
-        self.o1b, self.o2b, self.embed = w.out1_bias, w.out2_bias, w.embed.contiguous()
+            # (L, H, R) and (L, R): zero after the last layer
+            self.res_wt = torch.cat([w.res_weight, zero_r]).transpose(1, 2).contiguous()
+            self.res_bias = torch.cat([w.res_bias, w.res_bias.new_zeros(1, R)]).contiguous()
+            self.skip_bias = w.skip_bias.sum(0).contiguous()  # (S,)
+            self.out1_wt, self.out2_wt = w.out1_weight.T.contiguous(), w.out2_weight.T.contiguous()
+        self.out1_bias, self.out2_bias, self.embed = w.out1_bias, w.out2_bias, w.embed.contiguous()
         self.dil = torch.tensor(w.dilations, dtype=torch.int64, device=dev)
         self.qoff = torch.cumsum(self.dil, 0) - self.dil
         self.QS = int(sum(w.dilations))
@@ -121,8 +122,7 @@ class TritonEngine:
                                     temperature, top_p, guidance, teacher, guided)
             return
         wavenet_steps[(triton.cdiv(rows, BLOCK_ROWS),)](
-            self.embed, self.wd, self.gb, self.ws, self.wr, self.rb, self.sb, self.o1, self.o1b,
-            self.o2, self.o2b, self.dil, self.qoff, self.queue, inputs, logits_out, uniforms,
+            *self._weights(), self.dil, self.qoff, self.queue, inputs, logits_out, uniforms,
             codes_out, self.t, n, rows, temperature, top_p, guidance, *self.dims,
             TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0, **self.blocks,
             num_warps=TILE_WARPS)
@@ -152,12 +152,17 @@ class TritonEngine:
             flags[L + 1] = 1
         blocks = {k: v for k, v in self.blocks.items() if k != "BM"}
         wavenet_persistent[(1 if serial else L + 1,)](
-            self.embed, self.wd, self.gb, self.ws, self.wr, self.rb, self.sb, self.o1, self.o1b,
-            self.o2, self.o2b, self.dil, self.qoff, self.queue, act, skipbuf, codebuf, flags,
+            *self._weights(), self.dil, self.qoff, self.queue, act, skipbuf, codebuf, flags,
             scratch, inputs, logits_out, uniforms, codes_out, self.t, n, B, rows, nbuf, temperature,
             top_p, guidance, *self.dims, TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0,
             SERIAL=serial, BM=BM, **blocks, num_warps=PERSISTENT_WARPS)
         self.t += n
+
+    def _weights(self) -> tuple[torch.Tensor, ...]:
+        """The laid-out weights in the kernels' argument order."""
+        return (self.embed, self.dil_wt, self.gate_bias, self.skip_wt, self.res_wt,
+                self.res_bias, self.skip_bias, self.out1_wt, self.out1_bias, self.out2_wt,
+                self.out2_bias)
 
     def step(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""
