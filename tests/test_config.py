@@ -65,8 +65,8 @@ def test_exponent_float_without_a_dot(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text, key, known", [
-    ("model:\n  n_layer: 4\n", "n_layer", "dilation_cycle, gate_channels, impl, n_classes"),
-    ("train:\n  lerning_rate: 0.1\n", "lerning_rate", "batch_size, checkpoint_every"),
+    ("model:\n  n_layer: 4\n", "n_layer", "dilation_cycle, gate_channels, n_classes"),
+    ("train:\n  lerning_rate: 0.1\n", "lerning_rate", "batch_size, checkpoint_activations"),
     ("trian:\n  batch_size: 2\n", "trian", "known: model, sample_rate, synth, train"),
 ])
 def test_unknown_key(tmp_path: Path, text: str, key: str, known: str) -> None:
@@ -162,3 +162,19 @@ def test_trackers_default_to_none_and_are_read(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "train:\n  batch_size: 2\n")).train.log_with == []
     cfg = load_config(write(tmp_path, "train:\n  log_with: [wandb, mlflow]\n"))
     assert cfg.train.log_with == ["wandb", "mlflow"]
+
+
+@pytest.mark.parametrize("key, value", [("impl", "reference"), ("recompute_gate", "false"),
+                                        ("checkpoint_activations", "true")])
+def test_execution_settings_belong_to_train(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(WavegenError, match=rf"model\.{key} is a training setting.*move it to "
+                                           rf"train\.{key}"):
+        load_config(write(tmp_path, f"model:\n  {key}: {value}\n"))
+    cfg = load_config(write(tmp_path, f"train:\n  {key}: {value}\n"))
+    assert str(getattr(cfg.train, key)).lower() == value
+
+
+@pytest.mark.parametrize("value", ["cuda", "''", "Fused"])
+def test_unknown_impl(tmp_path: Path, value: str) -> None:
+    with pytest.raises(WavegenError, match="impl must be fused or reference"):
+        load_config(write(tmp_path, f"train:\n  impl: {value}\n"))

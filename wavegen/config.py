@@ -62,6 +62,12 @@ class TrainConfig:
         grad_clip: clip the global gradient norm to this value. 0 disables.
         max_nonfinite: stop with an error after this many consecutive steps with a non-finite
             loss or gradient (each such step is skipped and counted).
+        impl: how the model's forward is computed: ``fused`` (the optimized path) or
+            ``reference`` (one ``nn.Conv1d`` per layer); the same network and results.
+        recompute_gate: fused path: recompute each layer's gate in backward instead of
+            storing it (less memory, one extra GEMM per layer).
+        checkpoint_activations: fused path: keep only each cycle of dilations' input for
+            backward (least memory).
     """
 
     batch_size: int = 8
@@ -84,9 +90,14 @@ class TrainConfig:
     keep_checkpoints: int = 3
     tensorboard: bool = True
     log_with: list[str] = field(default_factory=list)
+    impl: str = "fused"
+    recompute_gate: bool = True
+    checkpoint_activations: bool = False
 
     def __post_init__(self) -> None:
         check_trackers(self.log_with)
+        if self.impl not in ("fused", "reference"):
+            raise ValueError(f"impl must be fused or reference, got {self.impl!r}")
         positive = ("batch_size", "segment_length", "max_steps", "checkpoint_every",
                     "valid_every", "valid_batches", "log_every", "max_nonfinite",
                     "grad_accum_steps", "keep_checkpoints")
@@ -208,6 +219,12 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
 
 def config_from_dict(raw: dict[str, Any], where: str = "config") -> ExperimentConfig:
     raw = dict(raw or {})
+    model = raw.get("model")
+    if isinstance(model, dict):
+        for key in ("impl", "recompute_gate", "checkpoint_activations"):
+            if key in model:
+                raise WavegenError(f"{where}.model.{key} is a training setting, not part of the "
+                                   f"network: move it to train.{key}")
     unknown = sorted(set(raw) - {"sample_rate", "model", "train", "synth"})
     if unknown:
         raise WavegenError(f"unknown key(s) {', '.join(unknown)} in {where}; "

@@ -23,9 +23,9 @@ def test_baseline_is_the_same_network(impl: str) -> None:
     """Timed on equal work: with the same weights, the baseline's logits and gradients equal
     wavegen's."""
     cfg = WaveNetConfig(n_classes=12, residual_channels=5, gate_channels=6, skip_channels=7,
-                        n_layers=5, dilation_cycle=3, n_cond=3, impl=impl)
+                        n_layers=5, dilation_cycle=3, n_cond=3)
     torch.manual_seed(0)
-    model = WaveNet(cfg)
+    model = WaveNet(cfg, impl=impl)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)

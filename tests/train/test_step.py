@@ -69,3 +69,13 @@ def test_the_payload_holds_what_a_resume_needs(state):
             "train_config", "skipped", "best_valid_bits"} <= set(payload)
     assert payload["scheduler"]["last_epoch"] == 1
     assert torch.equal(payload["data_rng"], state.data_gen.get_state())
+
+
+@pytest.mark.parametrize("settings", [{"impl": "reference"},
+                                      {"recompute_gate": False, "checkpoint_activations": True}])
+def test_execution_settings_reach_the_model(dump_root, tmp_path, settings):  # noqa: F811
+    conf = write_config(tmp_path / "c.yaml", {"train": settings})
+    state = init_state(load_config(conf), dump_root, tmp_path / "exp")
+    model = state.acc.unwrap_model(state.model)
+    assert {k: getattr(model, k) for k in settings} == settings
+    assert train_step(state, next_batch(state)) is not None

@@ -1,4 +1,5 @@
-"""The fused training path of the WaveNet residual stack (``impl: fused``).
+"""The fused training path of the WaveNet residual stack (``WaveNet(impl="fused")``): tensor
+math only. ``wavenet.py`` owns the layers and the forward and passes their weights here.
 
 It computes exactly what the reference layers in ``wavenet.py`` compute, with the same
 parameters, but arranged so that the hot path is a handful of large GEMMs and few temporaries:
@@ -35,16 +36,11 @@ Shapes: B batch, T time, N = T * B rows, R residual, G = 2 H gate, S skip, C con
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 from wavegen.models.gate import gate_backward, gate_forward, gate_output
-
-if TYPE_CHECKING:
-    from wavegen.models.wavenet import ResidualLayer, WaveNet
 
 
 class _ResidualLayerFn(torch.autograd.Function):
@@ -168,32 +164,25 @@ def _gate_input(xp: torch.Tensor, w_past: torch.Tensor, w_now: torch.Tensor,
     return z
 
 
-def _layer(layer: ResidualLayer, x: torch.Tensor, skip: torch.Tensor, cond: torch.Tensor,
-           pad_out: int, recompute: bool,
-           cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Apply one reference layer's parameters with the fused function (shapes as above); the
-    layer computes in ``cdt``."""
-    w = layer.dilated.weight  # (G, R, 2): tap 0 sees x[t - d], tap 1 sees x[t]
+def residual_layer(xp: torch.Tensor, skip: torch.Tensor, cond_bias: torch.Tensor,
+                   w: torch.Tensor, w_res: torch.Tensor | None, b_res: torch.Tensor | None,
+                   w_skip: torch.Tensor, dilation: int, pad_out: int, recompute: bool,
+                   cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """One residual layer with :class:`_ResidualLayerFn`, computing in ``cdt``.
+
+    Args:
+        cond_bias: (B, G) conditioning projection plus the dilated conv's bias.
+        w: (G, R, 2) dilated conv weight: tap 0 sees x[t - d], tap 1 sees x[t].
+        w_res, b_res: (R, H) and (R,) residual 1x1, or None for the last layer.
+        w_skip: (S, H) skip 1x1.
+        Others as in :class:`_ResidualLayerFn`.
+    """
     H = w.shape[0] // 2
     gain = torch.cat([w.new_full((H,), 2.0), w.new_ones(H)])  # (G,): tanh(a) via sigmoid(2a)
-    cb = (layer.cond(cond) + layer.dilated.bias) * gain  # (B, G)
-    res = layer.residual
     return _ResidualLayerFn.apply(
-        x, skip, cb.to(cdt), (w[:, :, 0] * gain[:, None]).to(cdt),
-        (w[:, :, 1] * gain[:, None]).to(cdt),
-        None if res is None else res.weight[:, :, 0].to(cdt), None if res is None else res.bias,
-        layer.skip.weight[:, :, 0].to(cdt), layer.dilation, pad_out, recompute)
-
-
-def _block(layers: list[ResidualLayer], pads: list[int], x: torch.Tensor, cond: torch.Tensor,
-           recompute: bool, cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Layers in sequence: x (d0 + T, B, R) -> (next input or None, (N, S) their skip sum)."""
-    # A plain sum: the gradient of stack(...).sum(0) reaches each bias as a view of one shared
-    # buffer, and accumulating a second backward into such .grad tensors adds up L times.
-    skip = sum((layer.skip.bias for layer in layers[1:]), layers[0].skip.bias)  # (S,)
-    for layer, pad in zip(layers, pads, strict=True):
-        x, skip = _layer(layer, x, skip, cond, pad, recompute, cdt)
-    return x, skip
+        xp, skip, (cond_bias * gain).to(cdt), (w[:, :, 0] * gain[:, None]).to(cdt),
+        (w[:, :, 1] * gain[:, None]).to(cdt), None if w_res is None else w_res.to(cdt), b_res,
+        w_skip.to(cdt), dilation, pad_out, recompute)
 
 
 def compute_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
@@ -202,33 +191,3 @@ def compute_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
     if torch.is_autocast_enabled(device.type):
         return torch.get_autocast_dtype(device.type)
     return dtype
-
-
-def fused_forward(model: WaveNet, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """The model's forward on the fused path: codes (B, T) long, cond (B, C) -> (B, A, T).
-
-    Under autocast the residual stack computes in the autocast dtype with float32 sums (see the
-    module docstring) and the output head runs under the caller's autocast; the logits are
-    returned as float32 so the loss is computed in float32."""
-    cfg, layers = model.cfg, list(model.layers)
-    B, T = codes.shape
-    dil = cfg.dilations
-    device = codes.device
-    cdt = compute_dtype(device, model.embed.weight.dtype)
-    # The stack handles its own casts: autocast off inside it, so the conditioning projection,
-    # the biases and the sums stay in the parameters' dtype.
-    with torch.autocast(device.type, enabled=False):
-        x = model.embed(codes.t())  # (T, B, R)
-        x = F.pad(x, (0, 0, 0, 0, dil[0], 0))  # (d0 + T, B, R)
-        pads = dil[1:] + [0]
-        step = cfg.dilation_cycle if cfg.checkpoint_activations else len(layers)
-        skip = None
-        for i in range(0, len(layers), step):
-            args = (layers[i:i + step], pads[i:i + step], x, cond, cfg.recompute_gate, cdt)
-            if cfg.checkpoint_activations and torch.is_grad_enabled():
-                x, part = checkpoint(_block, *args, use_reentrant=False)
-            else:
-                x, part = _block(*args)
-            skip = part if skip is None else skip + part  # (N, S)
-    logits = model.head(skip.view(T, B, -1).permute(1, 2, 0).contiguous())  # (B, A, T)
-    return logits.float() if logits.dtype != skip.dtype else logits

@@ -31,6 +31,7 @@ from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.outputs import atomic_output
 
 MODEL_FORMAT = "wavegen-model"
+EXECUTION_KEYS = ("impl", "recompute_gate", "checkpoint_activations")
 
 
 def default_model_path() -> Path:
@@ -103,7 +104,10 @@ def save_model(path: str | os.PathLike[str], model: WaveNet, sample_rate: int,
 def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelInfo]:
     """Build the model from a model file's or a training checkpoint's dict."""
     try:
-        cfg = WaveNetConfig(**obj["model_config"])
+        # Files written before the execution settings left the architecture carry them in
+        # model_config: they do not change the network, so they are dropped.
+        cfg = WaveNetConfig(**{k: v for k, v in obj["model_config"].items()
+                               if k not in EXECUTION_KEYS})
         model = WaveNet(cfg)
         model.load_state_dict(obj.get("ema_state_dict") or obj["state_dict"])
         info = ModelInfo(cfg, int(obj["sample_rate"]), list(obj["vocab"]), obj["label_kind"],

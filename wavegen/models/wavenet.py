@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
-from wavegen.models.fused import fused_forward
+from wavegen.models.fused import compute_dtype, residual_layer
 from wavegen.models.weights import WaveNetWeights
 
 IMPLS = ("fused", "reference")
@@ -32,17 +33,13 @@ class WaveNetConfig:
         skip_channels: S, width of the skip path and the output head.
         n_layers: number of residual layers.
         dilation_cycle: dilations run 1, 2, 4, ... 2**(cycle-1), then repeat.
-        n_cond: size of the global conditioning vector (set from the vocabulary).
-        impl: how the forward pass is computed, with the same parameters and results:
-            ``fused`` (time-major GEMMs, recomputing backward; see ``fused.py``) or
-            ``reference`` (one ``nn.Conv1d`` per layer, the plain definition). Under autocast
-            (``train.mixed_precision``) the fused path computes its GEMMs in the autocast dtype
-            with float32 sums and float32 logits.
-        recompute_gate: on the fused path, keep only each layer's input for backward and
-            recompute its gate there (one extra GEMM per layer) instead of storing the gate's
-            (T, B, G) activations.
-        checkpoint_activations: on the fused path, keep only the input of each cycle of
-            dilations for backward and recompute the cycle's forward (least memory).
+        n_cond: size of the global conditioning vector. The trainer always sets it to the
+            size of the data's vocabulary; a value in a config file is replaced (the config
+            that the run writes, ``<exp>/config.yaml``, shows the value used).
+
+    Only what defines the network is here: how its forward is computed is chosen when the
+    model is built (:class:`WaveNet`'s ``impl``, ``recompute_gate``,
+    ``checkpoint_activations``; for training, ``train.*`` in the config).
     """
 
     n_classes: int = 256
@@ -52,9 +49,6 @@ class WaveNetConfig:
     n_layers: int = 16
     dilation_cycle: int = 8
     n_cond: int = 10
-    impl: str = "fused"
-    recompute_gate: bool = True
-    checkpoint_activations: bool = False
 
     def __post_init__(self) -> None:
         for name in ("n_classes", "residual_channels", "gate_channels", "skip_channels",
@@ -63,9 +57,6 @@ class WaveNetConfig:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.gate_channels % 2:
             raise ValueError(f"model.gate_channels must be even, got {self.gate_channels}")
-        if self.impl not in IMPLS:
-            raise ValueError(f"model.impl must be one of {', '.join(IMPLS)}, "
-                             f"got {self.impl!r}")
 
     @property
     def dilations(self) -> list[int]:
@@ -102,13 +93,57 @@ class ResidualLayer(nn.Module):
         out = x + self.residual(h) if self.residual is not None else x  # (B, R, T)
         return out, skip
 
+    def fused(self, xp: torch.Tensor, skip: torch.Tensor, cond: torch.Tensor, pad_out: int,
+              recompute: bool, cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The same layer on the fused path (time-major): xp (d + T, B, R) left-padded input,
+        skip (N, S) running sum or (S,) to start one -> (next layer's padded input
+        (pad_out + T, B, R), or None after the last layer; skip sum (N, S)). See
+        :func:`wavegen.models.fused.residual_layer`."""
+        res = self.residual
+        return residual_layer(
+            xp, skip, self.cond(cond) + self.dilated.bias, self.dilated.weight,
+            None if res is None else res.weight[:, :, 0], None if res is None else res.bias,
+            self.skip.weight[:, :, 0], self.dilation, pad_out, recompute, cdt)
+
+
+def _fused_block(layers: list[ResidualLayer], pads: list[int], x: torch.Tensor,
+                 cond: torch.Tensor, recompute: bool,
+                 cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Layers in sequence on the fused path: x (d0 + T, B, R) -> (next input or None, (N, S)
+    their skip sum)."""
+    # A plain sum: the gradient of stack(...).sum(0) reaches each bias as a view of one shared
+    # buffer, and accumulating a second backward into such .grad tensors adds up L times.
+    skip = sum((layer.skip.bias for layer in layers[1:]), layers[0].skip.bias)  # (S,)
+    for layer, pad in zip(layers, pads, strict=True):
+        x, skip = layer.fused(x, skip, cond, pad, recompute, cdt)
+    return x, skip
+
 
 class WaveNet(nn.Module):
-    """Genre/tag-conditioned WaveNet over mu-law codes."""
+    """Genre/tag-conditioned WaveNet over mu-law codes.
 
-    def __init__(self, cfg: WaveNetConfig) -> None:
+    How the forward is computed, with the same parameters and results (not part of the
+    architecture; model files do not store it):
+
+    - ``impl``: ``fused`` (time-major GEMMs, one autograd node per layer; ``fused.py``) or
+      ``reference`` (one ``nn.Conv1d`` per layer, the plain definition). Under autocast
+      (``train.mixed_precision``) the fused path computes its GEMMs in the autocast dtype with
+      float32 sums and float32 logits.
+    - ``recompute_gate``: on the fused path, keep only each layer's input for backward and
+      recompute its gate there (one extra GEMM per layer) instead of storing the gate's
+      (T, B, G) activations.
+    - ``checkpoint_activations``: on the fused path, keep only the input of each cycle of
+      dilations for backward and recompute the cycle's forward (least memory).
+    """
+
+    def __init__(self, cfg: WaveNetConfig, impl: str = "fused", recompute_gate: bool = True,
+                 checkpoint_activations: bool = False) -> None:
         super().__init__()
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
         self.cfg = cfg
+        self.impl, self.recompute_gate = impl, bool(recompute_gate)
+        self.checkpoint_activations = bool(checkpoint_activations)
         self.embed = nn.Embedding(cfg.n_classes, cfg.residual_channels)
         dil = cfg.dilations
         self.layers = nn.ModuleList(
@@ -119,8 +154,8 @@ class WaveNet(nn.Module):
 
     def forward(self, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """codes: (B, T) long, cond: (B, C) float -> logits (B, A, T) for the next sample."""
-        if self.cfg.impl == "fused":
-            return fused_forward(self, codes, cond)
+        if self.impl == "fused":
+            return self._fused_forward(codes, cond)
         x = self.embed(codes).transpose(1, 2)  # (B, R, T)
         skips = torch.zeros(
             x.shape[0], self.cfg.skip_channels, x.shape[2], dtype=x.dtype, device=x.device
@@ -129,6 +164,34 @@ class WaveNet(nn.Module):
             x, s = layer(x, cond)
             skips = skips + s
         return self.head(skips)
+
+    def _fused_forward(self, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The forward on the fused path: codes (B, T) long, cond (B, C) -> (B, A, T).
+
+        Under autocast the residual stack computes in the autocast dtype with float32 sums
+        (``fused.py``) and the output head runs under the caller's autocast; the logits are
+        returned as float32 so the loss is computed in float32."""
+        layers, dil = list(self.layers), self.cfg.dilations
+        B, T = codes.shape
+        device = codes.device
+        cdt = compute_dtype(device, self.embed.weight.dtype)
+        # The stack handles its own casts: autocast off inside it, so the conditioning
+        # projection, the biases and the sums stay in the parameters' dtype.
+        with torch.autocast(device.type, enabled=False):
+            x = self.embed(codes.t())  # (T, B, R)
+            x = F.pad(x, (0, 0, 0, 0, dil[0], 0))  # (d0 + T, B, R)
+            pads = dil[1:] + [0]
+            step = self.cfg.dilation_cycle if self.checkpoint_activations else len(layers)
+            skip = None
+            for i in range(0, len(layers), step):
+                args = (layers[i:i + step], pads[i:i + step], x, cond, self.recompute_gate, cdt)
+                if self.checkpoint_activations and torch.is_grad_enabled():
+                    x, part = checkpoint(_fused_block, *args, use_reentrant=False)
+                else:
+                    x, part = _fused_block(*args)
+                skip = part if skip is None else skip + part  # (N, S)
+        logits = self.head(skip.view(T, B, -1).permute(1, 2, 0).contiguous())  # (B, A, T)
+        return logits.float() if logits.dtype != skip.dtype else logits
 
     def head(self, skips: torch.Tensor) -> torch.Tensor:
         """Output head: the sum of all skips (B, S, T) -> logits (B, A, T)."""

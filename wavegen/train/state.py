@@ -100,7 +100,8 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
                       log_with=tc.log_with or None, project_dir=str(exp_dir))
     micro = _micro_batch(tc.batch_size, acc.num_processes, tc.grad_accum_steps)
     torch.manual_seed(tc.seed)
-    model = WaveNet(cfg.model)
+    model = WaveNet(cfg.model, impl=tc.impl, recompute_gate=tc.recompute_gate,
+                    checkpoint_activations=tc.checkpoint_activations)
     opt = torch.optim.Adam(model.parameters(), lr=tc.learning_rate)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
     # The same stream on every process: each one takes its slice of the same global batch.
