@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+from corpus_layouts import MTAT_EMPTY_CLIPS, make_mtat_tree, mtat_columns
 
 from wavegen.data.kaldi import read_table, read_vocab, validate_data_dir
-from wavegen.data.layouts import MTAT_EMPTY_CLIPS, make_mtat_tree, mtat_columns
 from wavegen.data.mtat import (
     SETS,
     prepare_mtat,

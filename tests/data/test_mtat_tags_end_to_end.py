@@ -11,11 +11,11 @@ import pytest
 import soundfile as sf
 import torch
 import yaml
+from corpus_layouts import make_mtat_tree
 
 from wavegen.cli import main
 from wavegen.data.dump import DumpStore, dump_data_dir
 from wavegen.data.kaldi import read_table
-from wavegen.data.layouts import make_mtat_tree
 from wavegen.data.mtat import prepare_mtat
 from wavegen.data.segments import SegmentSampler
 from wavegen.errors import WavegenError

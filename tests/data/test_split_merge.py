@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpus_layouts import make_gtzan_tree
 
 from wavegen.data.check import check_data_dir
 from wavegen.data.dump import DumpStore, dump_data_dir
 from wavegen.data.gtzan import prepare_gtzan
 from wavegen.data.kaldi import read_table, validate_data_dir
-from wavegen.data.layouts import make_gtzan_tree
 from wavegen.data.split import merge_data_dir, merge_dumps, split_data_dir, split_dir
 from wavegen.errors import WavegenError
 

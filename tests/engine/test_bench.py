@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from test_exactness import SHAPES, random_model
+from engine_models import SHAPES, random_model
 
 from wavegen import bench
 from wavegen.cli import main

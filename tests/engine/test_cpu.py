@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_exactness import SHAPES, random_model
+from engine_models import SHAPES, random_model
 
 from wavegen.audio import silence_code
 from wavegen.engine import ENGINES, generate, resolve_engine, stream
@@ -94,7 +94,7 @@ def test_first_use_says_the_kernel_is_being_loaded():
     script = textwrap.dedent("""
         import logging, torch
         logging.basicConfig(level=logging.INFO)
-        from test_exactness import SHAPES, random_model
+        from engine_models import SHAPES, random_model
         from wavegen.engine import generate
         w = random_model(SHAPES[0], 0).export_weights()
         cond = torch.rand(1, SHAPES[0].n_cond)

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from test_exactness import random_model
+from engine_models import random_model
 
 from wavegen.bench import CONFIGS
 from wavegen.engine import ENGINES, generate, teacher_forced_logits

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from test_exactness import SHAPES, random_model
+from engine_models import SHAPES, random_model
 
 from wavegen.audio import silence_code
 from wavegen.engine import ENGINES, generate

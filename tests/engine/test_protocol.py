@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 import torch
-from test_exactness import SHAPES, random_model
+from engine_models import SHAPES, random_model
 
 from wavegen.engine import ENGINES, Engine, FusedEngine, build_engine
 from wavegen.engine.sampling import guided_step, sample_from_logits

@@ -14,7 +14,7 @@ pytest.importorskip("triton")
 SCRIPT = textwrap.dedent("""
     import sys
     import torch
-    from test_exactness import random_model
+    from engine_models import random_model
     from wavegen.engine import ENGINES, generate, teacher_forced_logits
     from wavegen.engine.triton_engine import TritonEngine
     from wavegen.models import WaveNetConfig

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 import torch
-from test_wavenet_fused import CONFIGS, MODES, SHAPES, assert_grads_close, inputs, pair, run
+from fused_pairs import CONFIGS, MODES, SHAPES, assert_grads_close, inputs, pair, run
 
 from wavegen.models import gate
 

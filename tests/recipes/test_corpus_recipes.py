@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+from corpus_layouts import make_gtzan_tree, make_mtat_tree
 
 from wavegen.data.dump import DumpStore
 from wavegen.data.gtzan import filtered_split
 from wavegen.data.kaldi import read_table, read_vocab, validate_data_dir
-from wavegen.data.layouts import make_gtzan_tree, make_mtat_tree
 from wavegen.data.mtat import standard_tags
 
 EGS = Path(__file__).resolve().parents[2] / "egs"

@@ -14,7 +14,7 @@ import matplotlib.image
 import pytest
 import torch
 import yaml
-from test_trainer import TINY, dump_root, write_config  # noqa: F401 (fixture)
+from tiny_config import TINY, write_config
 
 from wavegen.cli import main
 from wavegen.errors import WavegenError
@@ -33,7 +33,7 @@ def _close(a, b, atol=2e-5):
     return all(torch.allclose(a[k], b[k], atol=atol, rtol=1e-4) for k in a)
 
 
-def test_accumulation_gives_the_same_training(dump_root, tmp_path):  # noqa: F811
+def test_accumulation_gives_the_same_training(dump_root, tmp_path):
     one = write_config(tmp_path / "one.yaml", {"train": {"batch_size": 4}})
     two = write_config(tmp_path / "two.yaml", {"train": {"batch_size": 4, "grad_accum_steps": 2}})
     train(one, dump_root, tmp_path / "one")
@@ -45,7 +45,7 @@ def test_accumulation_gives_the_same_training(dump_root, tmp_path):  # noqa: F81
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_match_one_process(dump_root, tmp_path):  # noqa: F811
+def test_two_gloo_processes_match_one_process(dump_root, tmp_path):
     conf = write_config(tmp_path / "c.yaml", {"train": {"batch_size": 4, "max_steps": 4}})
     train(conf, dump_root, tmp_path / "single")
     cmd = [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
@@ -63,7 +63,7 @@ def test_two_gloo_processes_match_one_process(dump_root, tmp_path):  # noqa: F81
     assert _close(_weights(single), _weights(ddp))
 
 
-def test_sigterm_checkpoints_and_resume_matches_uninterrupted(dump_root, tmp_path):  # noqa: F811
+def test_sigterm_checkpoints_and_resume_matches_uninterrupted(dump_root, tmp_path):
     conf = write_config(tmp_path / "c.yaml", {"train": {"max_steps": 400, "checkpoint_every": 1000,
                                                         "valid_every": 1000, "log_every": 1}})
     args = ["--config", str(conf), "--data-dir", str(dump_root)]
@@ -96,7 +96,7 @@ def test_sigterm_checkpoints_and_resume_matches_uninterrupted(dump_root, tmp_pat
     assert [int(r.split(",")[0]) for r in rows] == list(range(1, 401))
 
 
-def test_best_checkpoint_tensorboard_and_plot(dump_root, tmp_path):  # noqa: F811
+def test_best_checkpoint_tensorboard_and_plot(dump_root, tmp_path):
     conf = write_config(tmp_path / "c.yaml", {"train": {"max_steps": 6, "valid_every": 2,
                                                         "keep_checkpoints": 1}})
     train(conf, dump_root, tmp_path / "exp")
@@ -119,7 +119,7 @@ def test_best_checkpoint_tensorboard_and_plot(dump_root, tmp_path):  # noqa: F81
 
 
 @pytest.mark.slow
-def test_the_recipe_training_step_launches_several_processes(dump_root, tmp_path):  # noqa: F811
+def test_the_recipe_training_step_launches_several_processes(dump_root, tmp_path):
     """steps/train.sh --num-processes 2 runs accelerate launch inside the job (on Slurm: one
     job with the GPUs), and the trainer sees both processes."""
     conf = write_config(tmp_path / "c.yaml", {"train": {"batch_size": 4, "max_steps": 2}})
@@ -145,7 +145,7 @@ class _Payload:
         return (os.system, ("touch pwned",))
 
 
-def test_a_checkpoint_carrying_code_is_refused(dump_root, tmp_path, monkeypatch):  # noqa: F811
+def test_a_checkpoint_carrying_code_is_refused(dump_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ckpt_dir = tmp_path / "exp" / "checkpoints"
     ckpt_dir.mkdir(parents=True)
@@ -158,7 +158,7 @@ def test_a_checkpoint_carrying_code_is_refused(dump_root, tmp_path, monkeypatch)
     assert "weights_only" not in str(exc.value)  # never the advice to run the file's code
 
 
-def test_mixed_precision_option_is_checked(dump_root, tmp_path):  # noqa: F811
+def test_mixed_precision_option_is_checked(dump_root, tmp_path):
     bad = tmp_path / "b.yaml"
     cfg = yaml.safe_load(yaml.safe_dump(TINY))
     cfg["train"]["mixed_precision"] = "fp8"

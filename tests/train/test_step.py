@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from test_trainer import dump_root, write_config  # noqa: F401 (fixture)
+from tiny_config import write_config
 
 from wavegen.config import load_config
 from wavegen.errors import WavegenError
@@ -13,7 +13,7 @@ from wavegen.train.trainer import checkpoint_payload, next_batch, train_step, va
 
 
 @pytest.fixture
-def state(dump_root, tmp_path):  # noqa: F811
+def state(dump_root, tmp_path):
     conf = write_config(tmp_path / "c.yaml", {"train": {"cond_dropout": 0.5,
                                                         "ema_decay": 0.9}})
     return init_state(load_config(conf), dump_root, tmp_path / "exp")
@@ -73,7 +73,7 @@ def test_the_payload_holds_what_a_resume_needs(state):
 
 @pytest.mark.parametrize("settings", [{"impl": "reference"},
                                       {"recompute_gate": False, "checkpoint_activations": True}])
-def test_execution_settings_reach_the_model(dump_root, tmp_path, settings):  # noqa: F811
+def test_execution_settings_reach_the_model(dump_root, tmp_path, settings):
     conf = write_config(tmp_path / "c.yaml", {"train": settings})
     state = init_state(load_config(conf), dump_root, tmp_path / "exp")
     model = state.acc.unwrap_model(state.model)

@@ -6,7 +6,7 @@ import json
 import struct
 
 import pytest
-from test_trainer import dump_root, write_config  # noqa: F401 (fixture)
+from tiny_config import write_config
 
 from wavegen.config import TRACKERS
 from wavegen.errors import WavegenError
@@ -50,7 +50,7 @@ def _wandb_records(path):
     return history, config
 
 
-def test_wandb_offline_receives_every_log_row(dump_root, tmp_path, monkeypatch):  # noqa: F811
+def test_wandb_offline_receives_every_log_row(dump_root, tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
@@ -71,7 +71,7 @@ def test_wandb_offline_receives_every_log_row(dump_root, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name", TRACKERS)
-def test_a_tracker_that_is_not_installed_stops_before_training(dump_root, tmp_path,  # noqa: F811
+def test_a_tracker_that_is_not_installed_stops_before_training(dump_root, tmp_path,
                                                                name):
     if getattr(importlib.import_module("accelerate.utils"), f"is_{name}_available")():
         pytest.skip(f"{name} is installed here")

@@ -6,45 +6,14 @@ import json
 import pytest
 import torch
 import yaml
+from tiny_config import TINY, write_config
 
-from wavegen.data.dump import dump_data_dir
-from wavegen.data.gtzan import prepare_gtzan
-from wavegen.data.toy import make_toy_corpus
 from wavegen.errors import WavegenError
 from wavegen.models.io import load_model
 from wavegen.train import trainer as trainer_module
 from wavegen.train.checkpoint import list_checkpoints
 from wavegen.train.ema import EMA
 from wavegen.train.trainer import drop_conditioning, train
-
-TINY = {
-    "sample_rate": 8000,
-    "model": {"residual_channels": 8, "gate_channels": 12, "skip_channels": 8,
-              "n_layers": 4, "dilation_cycle": 4},
-    "train": {"batch_size": 2, "segment_length": 100, "max_steps": 6, "warmup_steps": 2,
-              "checkpoint_every": 2, "valid_every": 3, "valid_batches": 1, "log_every": 1,
-              # float32 on every machine: these tests compare runs number for number (the
-              # default, auto, would pick bf16 on CPUs with bf16 units)
-              "mixed_precision": "no"},
-}
-
-
-@pytest.fixture(scope="module")
-def dump_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("trainer")
-    make_toy_corpus(root / "db", clips_per_genre=3, duration=0.5, seed=0)
-    prepare_gtzan(root / "db", root / "data", split="random")
-    for name in ("train", "valid"):
-        dump_data_dir(root / "data" / name, root / "dump" / name, 8000)
-    return root / "dump"
-
-
-def write_config(path, overrides=None):
-    cfg = yaml.safe_load(yaml.safe_dump(TINY))
-    for section, values in (overrides or {}).items():
-        cfg[section].update(values)
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def test_train_writes_model_log_and_checkpoints(dump_root, tmp_path):

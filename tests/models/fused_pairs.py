@@ -1,0 +1,68 @@
+"""Fused and reference WaveNets with the same weights, inputs and gradient helpers, shared by
+the model tests."""
+
+from __future__ import annotations
+
+import torch
+
+from wavegen.models.wavenet import WaveNet, WaveNetConfig
+
+# Odd, distinct sizes; dilations 1, 2, 4, 1, 2 (receptive field 11) or 1, 2, 1 with R = 1 ...
+CONFIGS = {
+    "tiny": WaveNetConfig(n_classes=16, residual_channels=4, gate_channels=6, skip_channels=5,
+                          n_layers=5, dilation_cycle=3, n_cond=3),
+    "one-layer": WaveNetConfig(n_classes=7, residual_channels=3, gate_channels=2,
+                               skip_channels=4, n_layers=1, dilation_cycle=1, n_cond=2),
+    "wide": WaveNetConfig(n_classes=32, residual_channels=9, gate_channels=14, skip_channels=11,
+                          n_layers=7, dilation_cycle=4, n_cond=5),
+}
+# (batch, length): shorter than, equal to and longer than the receptive field.
+SHAPES = [(1, 1), (1, 6), (3, 11), (2, 29)]
+MODES = {
+    "store": {"recompute_gate": False},
+    "recompute": {"recompute_gate": True},
+    "checkpoint": {"checkpoint_activations": True},
+}
+
+
+def pair(cfg: WaveNetConfig, dtype: torch.dtype, **fused: object) -> tuple[WaveNet, WaveNet]:
+    """(fused model, reference model) with the same fresh random weights."""
+    torch.manual_seed(0)
+    ref = WaveNet(cfg, impl="reference").to(dtype)
+    with torch.no_grad():  # non-zero biases everywhere, so a dropped bias shows
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    fast = WaveNet(cfg, impl="fused", **fused).to(dtype)
+    fast.load_state_dict(ref.state_dict())
+    return fast, ref
+
+
+def run(model: WaveNet, codes: torch.Tensor, cond: torch.Tensor,
+        weight: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Logits and the gradients of a weighted sum of them w.r.t. parameters and ``cond``."""
+    model.zero_grad(set_to_none=True)
+    cond = cond.clone().requires_grad_(True)
+    logits = model(codes, cond)  # (B, A, T)
+    (logits * weight).sum().backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    grads["cond"] = cond.grad
+    return logits.detach(), grads
+
+
+def inputs(cfg: WaveNetConfig, batch: int, length: int,
+           dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(batch * 100 + length)
+    codes = torch.randint(0, cfg.n_classes, (batch, length), generator=gen)
+    cond = torch.rand(batch, cfg.n_cond, generator=gen, dtype=dtype)
+    weight = torch.randn(batch, cfg.n_classes, length, generator=gen, dtype=dtype)
+    return codes, cond, weight
+
+
+def assert_grads_close(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
+                       rel: float) -> None:
+    assert got.keys() == expected.keys()
+    for name, want in expected.items():
+        assert got[name] is not None, f"no gradient for {name}"
+        scale = want.abs().max().item() + 1e-30
+        err = (got[name] - want).abs().max().item()
+        assert err <= rel * scale, f"{name}: max error {err:.3g} vs scale {scale:.3g}"
