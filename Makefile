@@ -26,6 +26,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check wavegen tests benchmarks
+	$(BIN)/mypy wavegen
 
 clean-demo:
 	rm -rf egs/toy/v1/db egs/toy/v1/data egs/toy/v1/dump egs/toy/v1/exp

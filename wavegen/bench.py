@@ -17,11 +17,13 @@ import platform
 import statistics
 import time
 from pathlib import Path
+from typing import cast
 
 import torch
 
 from wavegen.engine import ENGINES, build_engine, generate, resolve_engine, sample_from_logits
 from wavegen.engine.cpu import CpuEngine, available_cores
+from wavegen.engine.reference import ReferenceEngine
 from wavegen.errors import WavegenError
 from wavegen.models.io import load_model
 from wavegen.models.wavenet import WaveNet, WaveNetConfig
@@ -101,7 +103,7 @@ def load_config(config: str) -> tuple[WaveNetWeights, int, str]:
 @torch.inference_mode()
 def _time_reference(w: WaveNetWeights, cond: torch.Tensor, n: int) -> float:
     """Seconds for n reference steps (with sampling) from a full receptive field of history."""
-    eng = build_engine(w, cond, "reference")
+    eng = cast(ReferenceEngine, build_engine(w, cond, "reference"))
     eng.history = torch.randint(0, w.n_classes, (cond.shape[0], w.receptive_field - 1))
     prev = torch.zeros(cond.shape[0], dtype=torch.long)
     start = time.perf_counter()

@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", metavar="<command>", required=True)
 
-    def add(name: str, fn: Callable[[argparse.Namespace], None], help: str):
+    def add(name: str, fn: Callable[[argparse.Namespace], int | None], help: str):
         sp = sub.add_parser(name, help=help, description=help)
         sp.set_defaults(func=fn)
         return sp

@@ -23,7 +23,7 @@ BF16_UNIT_FLAGS = ("avx512_bf16", "amx_bf16")
 
 def cpu_info(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> dict[str, object]:
     """CPU model name, the relevant ISA flags present, and core counts."""
-    model, flags = platform.processor() or platform.machine(), set()
+    model, flags = platform.processor() or platform.machine(), set[str]()
     try:
         text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -155,7 +155,7 @@ def synthesize(
         raise WavegenError(
             f"--guidance {guidance} needs a model trained with conditioning dropout "
             "(train.cond_dropout > 0); this model was not: use --guidance 1")
-    spec = tags if tags is not None else genre
+    spec = tags if tags is not None else (genre or "")
     if tags is not None and tags.strip() == "all":
         raise WavegenError("--tags takes tag names; for one clip per tag use --genre all")
     plan = plan_outputs(spec, info.vocab, None if out is None else str(out),

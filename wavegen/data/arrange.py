@@ -374,8 +374,8 @@ def arrange(genre: str, seconds: float, rng: np.random.Generator) -> Arrangement
             for t, ln, p in _bass_bar(spec.bass, key, chord, nxt, rng):
                 beats.append(("bass", p, t0 + t, ln, 0.95))
         pitches = _chord_pitches(key, chord[0], chord[1], comp_low)
-        for t, ln, p, v in _comp_bar(spec.comp, pitches, rng):
-            beats.append(("comp", p, t0 + t, ln, v * (0.8 if chorus else 0.9)))
+        for t, ln, p, vel in _comp_bar(spec.comp, pitches, rng):
+            beats.append(("comp", p, t0 + t, ln, vel * (0.8 if chorus else 0.9)))
         if chorus:
             phrase = motif if (bar // 2) % 2 == 0 else _lead_phrase(spec, key, 8, rng)
             for t, ln, p in phrase:

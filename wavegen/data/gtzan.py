@@ -106,8 +106,8 @@ def scan_corpus(root: str | os.PathLike[str]
                                            f"(first: {found[utt][1]})"))
             else:
                 found[utt] = (genre, real)
-    for path, reason in skipped:
-        log.warning("skipping %r: %s", path, reason)
+    for name, reason in skipped:
+        log.warning("skipping %r: %s", name, reason)
     return found, skipped
 
 

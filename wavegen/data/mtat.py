@@ -77,7 +77,7 @@ def read_annotations(path: str | os.PathLike[str]) -> tuple[list[str], list[Clip
 
 
 def _parse_annotations(path: Path, rows) -> tuple[list[str], list[Clip]]:
-    header = next(rows, [])
+    header: list[str] = next(rows, [])
     if len(header) < 3 or header[0] != "clip_id" or header[-1] != "mp3_path":
         raise WavegenError(f"{path}: expected a tab-separated header 'clip_id', tags..., "
                            f"'mp3_path', got {header[:3]}...")
@@ -87,7 +87,7 @@ def _parse_annotations(path: Path, rows) -> tuple[list[str], list[Clip]]:
         if not tag.strip() or "," in tag or tag != tag.strip() or not tag.isprintable():
             raise WavegenError(f"{path}: tag column {k} is named {tag!r}; tag names must be "
                                "non-empty, printable, without commas or surrounding spaces")
-    seen = {}
+    seen: dict[str, int] = {}
     for k, tag in enumerate(tags, 2):
         if tag in seen:
             raise WavegenError(f"{path}: tag {tag!r} names columns {seen[tag]} and {k}")
@@ -95,7 +95,8 @@ def _parse_annotations(path: Path, rows) -> tuple[list[str], list[Clip]]:
     if len(tags) != N_TAG_COLUMNS:
         log.warning("%s has %d tag columns; the published file has %d", path, len(tags),
                     N_TAG_COLUMNS)
-    clips, first_line = [], {}
+    clips: list[Clip] = []
+    first_line: dict[int, int] = {}
     for lineno, row in enumerate(rows, 2):
         if not row:
             continue

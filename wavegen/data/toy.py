@@ -184,7 +184,7 @@ def render_clip(
     phase = 2 * np.pi * _midi_hz(root) * t + rng.uniform(0, 2 * np.pi)
     drone = np.sin(phase) + 0.6 * np.sin(2 * phase)
     levels = {"melody": MELODY_LEVEL * melody, "drums": drums, "drone": DRONE_LEVEL * drone}
-    mix = sum(levels[p] for p in parts)
+    mix: np.ndarray = sum((levels[p] for p in parts), np.zeros(n_total))
     mix *= rng.uniform(0.6, 0.8) / max(1e-6, float(np.max(np.abs(mix))))
     return mix.astype(np.float32)
 

@@ -168,10 +168,10 @@ class CpuEngine:
 
     def feed(self, codes: torch.Tensor, chunk: int = 4096) -> None:
         """Teacher-force codes (B, T) through the caches (a primer), discarding the logits."""
-        codes = _np(codes, np.int64)
+        inputs = _np(codes, np.int64)
         dummy_u, dummy_c = np.zeros((1, 1), np.float32), np.zeros((1, 1), np.int64)
-        for start in range(0, codes.shape[1], chunk):
-            part = np.ascontiguousarray(codes[:, start:start + chunk])
+        for start in range(0, inputs.shape[1], chunk):
+            part = np.ascontiguousarray(inputs[:, start:start + chunk])
             logits = np.zeros((self.B, self.w.n_classes, part.shape[1]), np.float32)
             self._launch([np.arange(self.B)], [self.B], False, True, part, logits, dummy_u,
                          dummy_c, 1.0, 1.0, 1.0, part.shape[1])

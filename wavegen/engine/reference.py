@@ -16,7 +16,7 @@ def forward_weights(w: WaveNetWeights, codes: torch.Tensor, cond: torch.Tensor) 
     """Parallel forward on exported weights. codes (B, T) long, cond (B, C) -> logits (B, A, T)."""
     R, H = w.residual_channels, w.gate_channels // 2
     x = w.embed[codes]  # (B, T, R)
-    skips = 0.0
+    skips = torch.zeros(())  # broadcasts to (B, T, S) at the first layer
     for layer, d in enumerate(w.dilations):
         past = F.pad(x, (0, 0, d, 0))[:, : x.shape[1]]  # (B, T, R): x[t - d], zeros before 0
         wt = w.dil_weight[layer]  # (G, 2R)

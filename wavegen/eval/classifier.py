@@ -260,9 +260,9 @@ def train_classifier_on_dumps(
                              len(vocab), cfg, steps=steps, seed=seed, vocab=vocab)
     test_targets = store_targets(test_store)
     probs = predict(model, _store_clips(test_store, max_seconds))
-    metrics = {"test_accuracy": accuracy(probs, test_targets), "n_test": len(test_store.utts),
-               "n_train": len(train_store.utts), "steps": steps, "label_kind":
-               train_store.label_kind}
+    metrics: dict[str, Any] = {
+        "test_accuracy": accuracy(probs, test_targets), "n_test": len(test_store.utts),
+        "n_train": len(train_store.utts), "steps": steps, "label_kind": train_store.label_kind}
     save_classifier(out, model, metrics)
     log.info("classifier: %.1f%% on %d real test clips; saved to %s",
              100 * metrics["test_accuracy"], metrics["n_test"], out)

@@ -61,7 +61,7 @@ def load_labeled(ref: str | os.PathLike[str], rate: int, max_seconds: float | No
         raise WavegenError(f"{ref} is neither a Kaldi data dir (wav.scp) nor a dump (meta.json)")
     label_file, vocab_file = next(((lf, vf) for lf, vf in LABEL_FILES if (ref / lf).is_file()),
                                   (None, None))
-    if label_file is None:
+    if label_file is None or vocab_file is None:
         raise WavegenError(f"{ref} has neither utt2genre nor utt2tags")
     wav_scp, table = read_table(ref / "wav.scp"), read_table(ref / label_file)
     vocab = read_vocab(ref / vocab_file) if (ref / vocab_file).is_file() else sorted(

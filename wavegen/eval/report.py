@@ -82,7 +82,7 @@ def plot_confusion(confusion: list[list[int]], vocab: list[str], png: Path, titl
     for i in range(len(vocab)):
         for j in range(len(vocab)):
             if m[i, j]:  # white on dark cells, so every count stays readable
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=9,
+                ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=9,
                         color="white" if share[i, j] > 0.5 else "black")
     ax.set_xlabel("classifier says")
     ax.set_ylabel("requested")
@@ -217,7 +217,8 @@ def _copies_section(name: str, copies: dict[str, Any], out: Path, max_pairs: int
     """Each generated clip's closeness to the training audio; flagged rows highlighted, and
     the first flagged clips next to the training stretch they match."""
     base = copies["real_vs_train"]
-    rows, pairs = [], []
+    rows: list[str] = []
+    pairs: list[Any] = []
     for c in sorted(copies["clips"], key=lambda c: -c["max_ncc"]):
         at = ("&ndash;" if c["ncc_offset_seconds"] is None else
               f"{c['ncc_window_seconds']:.1f} s &rarr; {c['ncc_offset_seconds']:.2f} s")

@@ -252,7 +252,8 @@ class ListenServer(ThreadingHTTPServer):
     def url(self) -> str:
         """The address to open in a browser."""
         host, port = self.server_address[:2]
-        return f"http://{host if ':' not in str(host) else f'[{host}]'}:{port}/"
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
 
 
 def make_server(test_dir: str | os.PathLike[str], host: str = "127.0.0.1",

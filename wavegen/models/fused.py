@@ -100,6 +100,7 @@ class _ResidualLayerFn(torch.autograd.Function):
                 torch.add(xp[dilation:].reshape(T * B, R), h @ w_res.t(), out=y)
             else:
                 torch.addmm(xp[dilation:].reshape(T * B, R), h, w_res.t(), out=y)
+            assert b_res is not None  # a layer with a residual 1x1 has its bias
             y.add_(b_res)
         ctx.save_for_backward(xc, cb, w_past, w_now, w_res, w_skip, None if recompute else s)
         ctx.dilation, ctx.pad_out, ctx.stream_dtype = dilation, pad_out, xp.dtype
@@ -123,6 +124,7 @@ class _ResidualLayerFn(torch.autograd.Function):
         g_w_skip = g_skip_c.t() @ h  # (S, H)
         g_w_res = g_b_res = g_res = None
         if w_res is not None:
+            assert g_out is not None  # the residual output was used
             g_res = g_out[pad_out:].reshape(N, R)  # (N, R), stream dtype
             g_res_c = g_res.to(cdt)
             g_h.addmm_(g_res_c, w_res)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -80,11 +81,13 @@ def _eager_backward(g_h: torch.Tensor, s: torch.Tensor,
     return g_z, g_z.view(-1, B, 2 * H).sum(0)
 
 
-_EAGER = {"forward": _eager_forward, "output": _eager_output, "backward": _eager_backward}
-_TRACED = {"forward": _forward, "output": _output, "backward": _backward}
+_EAGER: dict[str, Callable[..., Any]] = {"forward": _eager_forward, "output": _eager_output,
+                                         "backward": _eager_backward}
+_TRACED: dict[str, Callable[..., Any]] = {"forward": _forward, "output": _output,
+                                          "backward": _backward}
 
 
-def _pick(name: str, x: torch.Tensor) -> Callable:
+def _pick(name: str, x: torch.Tensor) -> Callable[..., Any]:
     """The compiled loop for large ``x`` where ``MODE`` asks for it and compiling works, else
     the eager ops."""
     if MODE not in MODES:

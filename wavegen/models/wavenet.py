@@ -10,6 +10,7 @@ At time t the logits predict sample t + 1 from samples ``<= t``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import torch
 import torch.nn as nn
@@ -20,6 +21,7 @@ from wavegen.models.fused import compute_dtype, residual_layer
 from wavegen.models.weights import WaveNetWeights
 
 IMPLS = ("fused", "reference")
+T = TypeVar("T")
 
 
 @dataclass
@@ -106,6 +108,13 @@ class ResidualLayer(nn.Module):
             self.skip.weight[:, :, 0], self.dilation, pad_out, recompute, cdt)
 
 
+def _present(x: T | None) -> T:
+    """``x``, known not to be None here (a bias of a layer built with one, the residual 1x1
+    of any layer but the last)."""
+    assert x is not None
+    return x
+
+
 def _fused_block(layers: list[ResidualLayer], pads: list[int], x: torch.Tensor,
                  cond: torch.Tensor, recompute: bool,
                  cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -113,10 +122,13 @@ def _fused_block(layers: list[ResidualLayer], pads: list[int], x: torch.Tensor,
     their skip sum)."""
     # A plain sum: the gradient of stack(...).sum(0) reaches each bias as a view of one shared
     # buffer, and accumulating a second backward into such .grad tensors adds up L times.
-    skip = sum((layer.skip.bias for layer in layers[1:]), layers[0].skip.bias)  # (S,)
+    skip = sum((_present(layer.skip.bias) for layer in layers[1:]),
+               _present(layers[0].skip.bias))  # (S,)
+    out: torch.Tensor | None = x
     for layer, pad in zip(layers, pads, strict=True):
-        x, skip = layer.fused(x, skip, cond, pad, recompute, cdt)
-    return x, skip
+        assert out is not None  # only the last layer of the stack returns None
+        out, skip = layer.fused(out, skip, cond, pad, recompute, cdt)
+    return out, skip
 
 
 class WaveNet(nn.Module):
@@ -171,7 +183,7 @@ class WaveNet(nn.Module):
         Under autocast the residual stack computes in the autocast dtype with float32 sums
         (``fused.py``) and the output head runs under the caller's autocast; the logits are
         returned as float32 so the loss is computed in float32."""
-        layers, dil = list(self.layers), self.cfg.dilations
+        layers, dil = self.residual_layers, self.cfg.dilations
         B, T = codes.shape
         device = codes.device
         cdt = compute_dtype(device, self.embed.weight.dtype)
@@ -190,8 +202,14 @@ class WaveNet(nn.Module):
                 else:
                     x, part = _fused_block(*args)
                 skip = part if skip is None else skip + part  # (N, S)
+        assert skip is not None  # a WaveNet has at least one layer
         logits = self.head(skip.view(T, B, -1).permute(1, 2, 0).contiguous())  # (B, A, T)
         return logits.float() if logits.dtype != skip.dtype else logits
+
+    @property
+    def residual_layers(self) -> list[ResidualLayer]:
+        """The layers in order, typed."""
+        return cast(list[ResidualLayer], list(self.layers))
 
     def head(self, skips: torch.Tensor) -> torch.Tensor:
         """Output head: the sum of all skips (B, S, T) -> logits (B, A, T)."""
@@ -201,10 +219,11 @@ class WaveNet(nn.Module):
     @torch.no_grad()
     def export_weights(self) -> WaveNetWeights:
         """Flatten the parameters into the engine format (fp32, CPU, detached copies)."""
-        layers = list(self.layers)
+        layers = self.residual_layers
+        residuals = [_present(lay.residual) for lay in layers[:-1]]
 
-        def stack(tensors: list[torch.Tensor]) -> torch.Tensor:
-            return torch.stack([t.detach().float().cpu().clone() for t in tensors])
+        def stack(tensors: list[torch.Tensor | None]) -> torch.Tensor:
+            return torch.stack([_present(t).detach().float().cpu().clone() for t in tensors])
 
         return WaveNetWeights(
             dilations=tuple(self.cfg.dilations),
@@ -214,12 +233,12 @@ class WaveNet(nn.Module):
                                          lay.dilated.weight[:, :, 1]], 1) for lay in layers]),
             dil_bias=stack([lay.dilated.bias for lay in layers]),
             cond_weight=stack([lay.cond.weight for lay in layers]),
-            res_weight=stack([lay.residual.weight[:, :, 0] for lay in layers[:-1]]),
-            res_bias=stack([lay.residual.bias for lay in layers[:-1]]),
+            res_weight=stack([res.weight[:, :, 0] for res in residuals]),
+            res_bias=stack([res.bias for res in residuals]),
             skip_weight=stack([lay.skip.weight[:, :, 0] for lay in layers]),
             skip_bias=stack([lay.skip.bias for lay in layers]),
             out1_weight=self.out1.weight[:, :, 0].detach().float().cpu().clone(),
-            out1_bias=self.out1.bias.detach().float().cpu().clone(),
+            out1_bias=_present(self.out1.bias).detach().float().cpu().clone(),
             out2_weight=self.out2.weight[:, :, 0].detach().float().cpu().clone(),
-            out2_bias=self.out2.bias.detach().float().cpu().clone(),
+            out2_bias=_present(self.out2.bias).detach().float().cpu().clone(),
         )

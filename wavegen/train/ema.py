@@ -22,7 +22,7 @@ class EMA:
     def update(self, model: torch.nn.Module, step: int) -> None:
         """Blend the live weights of ``model`` in; ``step`` counts optimizer steps taken."""
         decay = min(self.decay, (1.0 + step) / (10.0 + step))
-        shadow = list(self.model.parameters())
+        shadow: list[torch.Tensor] = list(self.model.parameters())
         live = [p.detach().to(s.device) for p, s in zip(model.parameters(), shadow, strict=True)]
         torch._foreach_lerp_(shadow, live, 1.0 - decay)
 

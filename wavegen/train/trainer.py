@@ -24,6 +24,7 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,7 @@ from accelerate import Accelerator
 from wavegen.config import load_config
 from wavegen.errors import WavegenError
 from wavegen.models.io import model_payload, save_model
+from wavegen.models.wavenet import WaveNet
 from wavegen.progress import progress
 from wavegen.train.checkpoint import save_best, save_checkpoint
 from wavegen.train.logging import TrainLog, flat_config
@@ -156,7 +158,7 @@ class _Window:
         tc = state.cfg.train
         sps = self.n * tc.batch_size * tc.segment_length / (time.perf_counter() - self.tick)
         row = {"step": state.step, "loss_bits": self.loss / self.n, "samples_per_s": sps,
-               "skipped": state.skipped, "lr": state.sched.get_last_lr()[0],
+               "skipped": state.skipped, "lr": float(state.sched.get_last_lr()[0]),
                "grad_norm": self.norm / self.n}
         self.reset()
         return row
@@ -238,7 +240,8 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
     if "stopped_by" in metrics:
         return metrics
     if acc.is_main_process:
-        final = state.ema.model if state.ema is not None else acc.unwrap_model(state.model)
+        final = cast(WaveNet, state.ema.model if state.ema is not None
+                     else acc.unwrap_model(state.model))
         save_model(exp_dir / "model.pt", final, cfg.sample_rate, state.vocab, state.label_kind,
                    tc.cond_dropout > 0, dataclasses.asdict(cfg.synth))
         if "valid_bits" not in metrics:
