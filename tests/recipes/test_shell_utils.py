@@ -382,3 +382,23 @@ def test_scripts_are_executable_bash(script: str) -> None:
     assert os.access(path, os.X_OK)
     assert path.read_text().startswith("#!/usr/bin/env bash\n")
     assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
+
+
+def test_the_shared_stages_template_lists_its_options_and_every_recipe_uses_it() -> None:
+    """Stages 2-7 live once, in recipes/TEMPLATE/wavenet.sh: each recipe links it and passes
+    only options the template declares."""
+    template = UTILS.parents[0] / "TEMPLATE" / "wavenet.sh"
+    folder = UTILS.parents[1] / "egs" / "toy" / "v1"
+    result = run(["wavenet.sh", "--help"], folder)
+    assert result.returncode == 0, result.stderr
+    listed = dict(re.findall(r"^  --(\S+) +\[(.*?)\]", result.stderr, flags=re.M))
+    assert listed["stage"] == "" and listed["copy-check"] == "false"
+    declared = set(listed)
+    for recipe in ("toy", "gtzan", "mtat"):
+        v1 = UTILS.parents[1] / "egs" / recipe / "v1"
+        assert (v1 / "wavenet.sh").resolve() == template.resolve()
+        text = (v1 / "run.sh").read_text()
+        call = text[text.index("./wavenet.sh"):]
+        passed = set(re.findall(r"--([a-z][a-z-]*) ", call))
+        assert passed <= declared, passed - declared
+        assert 'if [ "$stage" -le 2 ]' not in text  # no copy of a shared stage

@@ -39,8 +39,6 @@ Stages: 0 download, 1 data dirs, 2 dump, 3 evaluation classifier, 4 train, 5 syn
 rerun_from=$stage stage=${stage:-0}   # an explicit --stage N re-runs N and later stages
 check_stages "$stage" "$stop_stage"
 
-sample_rate=$(grep -E '^sample_rate:' "$train_config" | awk '{print $2}')
-sample_rate=${sample_rate:-16000}
 corpus=${db_root:-$db}
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
@@ -63,60 +61,10 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   fi
 fi
 
-if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-  if stage_done "$dump/.done" 2; then log "stage 2: $dump exists, skipping"; else
-    log "stage 2: dump at $sample_rate Hz ($nj jobs) -> $dump (logs in $dump/log)"
-    steps/dump.sh --cmd "$cpu_cmd" --nj "$nj" --sample-rate "$sample_rate" "$data" "$dump" \
-      train valid test
-    mark_done "$dump/.done"
-  fi
-fi
-
-classifier=$dump/classifier/classifier.pt   # one per corpus and rate: it lives beside the dump
-if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  if stage_done "$dump/classifier/.done" 3; then log "stage 3: $classifier exists, skipping"; else
-    log "stage 3: evaluation classifier on $dump/train, tested on $dump/test -> $classifier"
-    log "stage 3: $(steps/train_classifier.sh --cmd "$cpu_cmd" --steps "$classifier_steps" \
-      "$dump" "$dump/classifier")"
-    mark_done "$dump/classifier/.done"
-  fi
-fi
-
-if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  if stage_done "$exp/.done" 4; then log "stage 4: $exp is trained, skipping"; else
-    log "stage 4: training $exp (progress: tail -f $exp/log/train.log)"
-    steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" \
-      --num-processes "$train_processes" "$train_config" "$dump" "$exp"
-    mark_done "$exp/.done"
-  fi
-fi
-
-if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
-  out=$exp/synth
-  if stage_done "$out/.done" 5; then log "stage 5: $out exists, skipping"; else
-    log "stage 5: one ${synth_duration}s clip per tag set of '$synth_tags' -> $out"
-    steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
-      --tags "$synth_tags" "$exp/model.pt" "$out"
-    mark_done "$out/.done"
-  fi
-fi
-
-if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
-  name=$(basename "$exp")
-  if stage_done "$exp/eval/$name/.done" 6; then log "stage 6: $exp/eval/$name exists, skipping"
-  else
-    # One clip per tag alone (<tag>_<k>.wav), the form the conditional accuracy is defined on.
-    steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
-      --genre all "$exp/model.pt" "$exp/synth_single"
-    log "stage 6: scoring $exp/synth_single against $data/test -> $exp/eval/$name/eval.json"
-    log "stage 6: $(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" "$exp/synth_single" \
-      "$data/test" "$classifier" "$exp/eval/$name")"
-    mark_done "$exp/eval/$name/.done"
-  fi
-fi
-
-if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
-  log "stage 7: listening tests match clips by genre; for tags, build one by hand with" \
-    "wavegen listen build --type mos --systems wavenet=DIR ... (see docs/listening.md)"
-  log "stage 7: report -> $(wavegen report "$exp")"
+# Stages 2-7 are the same for every corpus: recipes/TEMPLATE/wavenet.sh (linked here).
+if [ "$stop_stage" -ge 2 ]; then
+  ./wavenet.sh --stage "$rerun_from" --stop-stage "$stop_stage" --nj "$nj" --data "$data" \
+    --dump "$dump" --exp "$exp" --train-config "$train_config" --max-steps "$max_steps" \
+    --train-processes "$train_processes" --classifier-steps "$classifier_steps" \
+    --synth-duration "$synth_duration" --synth-seed "$synth_seed" --synth-tags "$synth_tags"
 fi

@@ -1,0 +1,1 @@
+../../../recipes/TEMPLATE/wavenet.sh
