@@ -156,12 +156,28 @@ class SynthConfig:
     guidance: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.temperature < math.inf:
-            raise ValueError(f"temperature must be a finite number > 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not 0 <= self.guidance < math.inf:
-            raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
+        try:
+            check_sampling(self.temperature, self.top_p, self.guidance)
+        except WavegenError as err:
+            raise ValueError(str(err)) from None
+
+
+def check_sampling(temperature: float | None = None, top_p: float | None = None,
+                   guidance: float | None = None) -> None:
+    """The one rule for sampling settings, wherever they come from (a config's ``synth``
+    section, ``wavegen synth`` flags, a model file's defaults, :func:`wavegen.engine.stream`):
+    temperature a finite number > 0, top_p in (0, 1], guidance a finite number >= 0. None
+    is not checked.
+
+    Raises:
+        WavegenError: naming the setting, its range and the value.
+    """
+    if temperature is not None and not 0 < temperature < math.inf:
+        raise WavegenError(f"temperature must be a finite number > 0, got {temperature}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise WavegenError(f"top_p must be in (0, 1], got {top_p}")
+    if guidance is not None and not 0 <= guidance < math.inf:
+        raise WavegenError(f"guidance must be a finite number >= 0, got {guidance}")
 
 
 @dataclass

@@ -21,8 +21,8 @@ import torch
 
 from wavegen.audio import mu_law_decode, mu_law_encode, read_audio, resample
 from wavegen.clipnames import clip_filename
+from wavegen.config import check_sampling
 from wavegen.engine import resolve_device, resolve_engine, stream
-from wavegen.engine.sampling import check_sampling
 from wavegen.errors import WavegenError
 from wavegen.models.conditioning import parse_genre_mix, parse_tags
 from wavegen.models.io import load_model
@@ -141,16 +141,13 @@ def synthesize(
     if not 0 < duration < math.inf:
         raise WavegenError(f"--duration must be a finite number > 0, got {duration}")
     resolve_device(device)
-    for name, value in (("temperature", temperature), ("top_p", top_p)):
-        if value is not None:
-            check_sampling(**{"temperature": 1.0, "top_p": 1.0, name: value})
+    check_sampling(temperature, top_p, guidance)  # the flags given (None: the model's)
     net, info = load_model(model)
     defaults = info.synth_defaults
     temperature = defaults.get("temperature", 1.0) if temperature is None else temperature
     top_p = defaults.get("top_p", 1.0) if top_p is None else top_p
     guidance = defaults.get("guidance", 1.0) if guidance is None else guidance
-    if not 0 <= guidance < math.inf:
-        raise WavegenError(f"--guidance must be a finite number >= 0, got {guidance}")
+    check_sampling(temperature, top_p, guidance)  # a model file's defaults too
     if guidance != 1.0 and not info.null_condition:
         raise WavegenError(
             f"--guidance {guidance} needs a model trained with conditioning dropout "

@@ -1,7 +1,12 @@
+import math
+
 import pytest
 import torch
+from engine_models import SHAPES, random_model
 
-from wavegen.engine.sampling import check_sampling, sample_from_logits
+from wavegen.config import check_sampling
+from wavegen.engine import generate
+from wavegen.engine.sampling import sample_from_logits
 from wavegen.errors import WavegenError
 
 
@@ -31,7 +36,19 @@ def test_low_temperature_concentrates_and_top_p_truncates():
     assert abs((nucleus == 0).float().mean().item() - 0.5 / 0.8) < 0.05
 
 
-@pytest.mark.parametrize("t,p", [(0.0, 1.0), (-1.0, 1.0), (1.0, 0.0), (1.0, 1.5)])
-def test_bad_sampling_parameters(t, p):
-    with pytest.raises(WavegenError):
-        check_sampling(t, p)
+@pytest.mark.parametrize("t, p, g, message", [
+    (0.0, 1.0, 1.0, "temperature must be a finite number > 0, got 0.0"),
+    (-1.0, 1.0, 1.0, "temperature must be"), (math.inf, 1.0, 1.0, "temperature must be"),
+    (math.nan, 1.0, 1.0, "temperature must be"),
+    (1.0, 0.0, 1.0, r"top_p must be in \(0, 1\], got 0.0"), (1.0, 1.5, 1.0, "top_p must be"),
+    (1.0, math.nan, 1.0, "top_p must be"),
+    (1.0, 1.0, -0.5, "guidance must be a finite number >= 0, got -0.5"),
+    (1.0, 1.0, math.inf, "guidance must be"), (1.0, 1.0, math.nan, "guidance must be"),
+])
+def test_bad_sampling_parameters(t, p, g, message):
+    """One rule for the config, the synth flags, model files and the engines' stream()."""
+    with pytest.raises(WavegenError, match=message):
+        check_sampling(t, p, g)
+    with pytest.raises(WavegenError, match=message):
+        generate(random_model(SHAPES[0], 0), torch.eye(SHAPES[0].n_cond)[:1], 4,
+                 temperature=t, top_p=p, guidance=g)

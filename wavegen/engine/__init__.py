@@ -7,18 +7,18 @@ feeds back sampled codes, drawing every sample from caller-visible uniform rando
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 
 from wavegen.audio import silence_code
+from wavegen.config import check_sampling
 from wavegen.engine.cached import CachedEngine
 from wavegen.engine.graph import GraphEngine
 from wavegen.engine.protocol import Engine, FusedEngine
 from wavegen.engine.reference import ReferenceEngine, forward_weights
-from wavegen.engine.sampling import check_sampling, guided_step, sample_from_logits
+from wavegen.engine.sampling import guided_step, sample_from_logits
 
 try:  # numba is a dependency of wavegen: a failing import is an installation problem
     from wavegen.engine.cpu import CpuEngine
@@ -154,9 +154,7 @@ def stream(
     """
     if n_samples <= 0:
         raise WavegenError(f"number of samples must be positive, got {n_samples}")
-    check_sampling(temperature, top_p)
-    if not 0 <= guidance < math.inf:
-        raise WavegenError(f"guidance must be a finite number >= 0, got {guidance}")
+    check_sampling(temperature, top_p, guidance)
     device = resolve_device(device)
     B = cond.shape[0]
     guided = guidance != 1.0

@@ -14,13 +14,6 @@ import torch
 from wavegen.errors import WavegenError
 
 
-def check_sampling(temperature: float, top_p: float) -> None:
-    if not temperature > 0:
-        raise WavegenError(f"temperature must be > 0, got {temperature}")
-    if not 0 < top_p <= 1:
-        raise WavegenError(f"top-p must be in (0, 1], got {top_p}")
-
-
 def check_sampled_rows(engine_rows: int, sampled_rows: int, guidance: float) -> bool:
     """Whether sampling is guided; raises unless the engine holds ``sampled_rows`` rows, or
     twice that under guidance (the conditional rows, then their unconditional twins)."""
