@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from wavegen.audio import header_problem
-from wavegen.data.kaldi import read_table, write_table
+from wavegen.data.kaldi import read_table, write_speakers, write_table
 from wavegen.errors import WavegenError
 from wavegen.progress import progress
 
@@ -94,12 +94,6 @@ def table_files(data_dir: Path) -> list[Path]:
                   if f.is_file() and (f.name == "wav.scp" or f.name.startswith("utt2")))
 
 
-def write_speakers(data_dir: Path, utts: list[str]) -> None:
-    """``utt2spk``/``spk2utt`` for a corpus without speakers: each utterance is its own."""
-    write_table(data_dir / "utt2spk", {u: u for u in utts})
-    write_table(data_dir / "spk2utt", {u: u for u in utts})
-
-
 def append_bad_files(data_dir: Path, entries: list[str]) -> None:
     """Add lines to ``data_dir/bad_files`` (created, possibly empty)."""
     with open(data_dir / "bad_files", "a", encoding="utf-8") as fh:
@@ -145,4 +139,4 @@ def check_data_dir(data_dir: str | os.PathLike[str], channels: int = 1) -> int:
     return len(utt2dur)
 
 
-__all__ = ["append_bad_files", "check_audio", "check_data_dir", "table_files", "write_speakers"]
+__all__ = ["append_bad_files", "check_audio", "check_data_dir", "table_files"]

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wavegen.data.check import check_data_dir, write_speakers
-from wavegen.data.kaldi import write_table, write_vocab
+from wavegen.data.check import check_data_dir
+from wavegen.data.kaldi import write_prepared_set, write_vocab
 from wavegen.errors import WavegenError
 from wavegen.outputs import write_text
 
@@ -181,13 +181,8 @@ def prepare_gtzan(
         if not present:
             raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?{hint}")
         d = out / name
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "utt2dur").unlink(missing_ok=True)
-        write_table(d / "wav.scp", {u: str(found[u][1]) for u in present})
-        write_table(d / "utt2genre", {u: found[u][0] for u in present})
-        write_speakers(d, present)
-        write_vocab(d / "genres.txt", genres)
-        (d / "bad_files").write_text("".join(f"{b}\n" for b in missing), encoding="utf-8")
+        write_prepared_set(d, {u: str(found[u][1]) for u in present}, "utt2genre",
+                           {u: found[u][0] for u in present}, "genres.txt", genres, missing)
         counts[name] = check_data_dir(d, channels) if check else len(present)
         if not counts[name]:
             raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?{hint}")

@@ -71,10 +71,31 @@ def write_data_dir(
     out.mkdir(parents=True, exist_ok=True)
     write_table(out / "wav.scp", wav_scp)
     write_table(out / "utt2dur", {u: f"{d:.3f}" for u, d in utt2dur.items()})
-    write_table(out / "utt2spk", {u: u for u in wav_scp})
-    write_table(out / "spk2utt", {u: u for u in wav_scp})
+    write_speakers(out, list(wav_scp))
     for name, table in labels.items():
         write_table(out / name, table)
+
+
+def write_speakers(data_dir: Path, utts: list[str]) -> None:
+    """``utt2spk``/``spk2utt`` for a corpus without speakers: each utterance is its own."""
+    write_table(data_dir / "utt2spk", {u: u for u in utts})
+    write_table(data_dir / "spk2utt", {u: u for u in utts})
+
+
+def write_prepared_set(out: Path, wav_scp: dict[str, str], label_file: str,
+                       labels: dict[str, str], vocab_file: str, vocab: list[str],
+                       bad_files: list[str]) -> None:
+    """One set (train, valid or test) of a prepared corpus: ``wav.scp``, the label table
+    (``utt2genre`` or ``utt2tags``), ``utt2spk``/``spk2utt``, the vocabulary file and
+    ``bad_files`` (one entry a line). A ``utt2dur`` of an earlier run is removed: the audio
+    check that follows writes it for the clips that decode."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "utt2dur").unlink(missing_ok=True)
+    write_table(out / "wav.scp", wav_scp)
+    write_table(out / label_file, labels)
+    write_speakers(out, list(wav_scp))
+    write_vocab(out / vocab_file, vocab)
+    (out / "bad_files").write_text("".join(f"{b}\n" for b in bad_files), encoding="utf-8")
 
 
 def validate_data_dir(path: str | os.PathLike[str]) -> list[str]:

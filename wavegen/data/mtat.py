@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from wavegen.data.check import check_data_dir, write_speakers
-from wavegen.data.kaldi import read_vocab, write_table, write_vocab
+from wavegen.data.check import check_data_dir
+from wavegen.data.kaldi import read_vocab, write_prepared_set, write_vocab
 from wavegen.errors import WavegenError
 
 log = logging.getLogger(__name__)
@@ -202,15 +202,9 @@ def prepare_mtat(
             raise WavegenError(f"set '{name}' has no clips with a kept tag; is the corpus "
                                "complete?")
         d = out / name
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "utt2dur").unlink(missing_ok=True)
-        write_table(d / "wav.scp", {c.utt: str((audio_root / c.mp3_path).resolve())
-                                    for c in kept})
-        write_table(d / "utt2tags", {c.utt: ",".join(t for t in vocab if t in c.tags)
-                                     for c in kept})
-        write_speakers(d, [c.utt for c in kept])
-        write_vocab(d / "tags.txt", vocab)
-        (d / "bad_files").write_text("", encoding="utf-8")
+        write_prepared_set(d, {c.utt: str((audio_root / c.mp3_path).resolve()) for c in kept},
+                           "utt2tags", {c.utt: ",".join(t for t in vocab if t in c.tags)
+                                        for c in kept}, "tags.txt", vocab, [])
         counts[name] = check_data_dir(d, channels) if check else len(kept)
         if not counts[name]:
             raise WavegenError(f"set '{name}' has no readable clips; is the corpus complete?")

@@ -15,8 +15,8 @@ import os
 import shutil
 from pathlib import Path
 
-from wavegen.data.check import append_bad_files, table_files, write_speakers
-from wavegen.data.kaldi import read_table, validate_data_dir, write_table
+from wavegen.data.check import append_bad_files, table_files
+from wavegen.data.kaldi import read_table, validate_data_dir, write_speakers, write_table
 from wavegen.errors import WavegenError
 
 log = logging.getLogger(__name__)
