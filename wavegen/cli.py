@@ -29,55 +29,58 @@ MAX_GUIDANCE = 20.0  # well past the useful range (docs/default_model.md: 8 is t
 def _toy_corpus(a: argparse.Namespace) -> None:
     from wavegen.data.toy import make_toy_corpus
 
-    root = make_toy_corpus(a.out, a.clips_per_genre, a.duration, a.seed)
+    root = make_toy_corpus(a.out, clips_per_genre=a.clips_per_genre, duration=a.duration,
+                           seed=a.seed)
     print(root)
 
 
 def _render_corpus(a: argparse.Namespace) -> None:
     from wavegen.data.render import make_rendered_corpus
 
-    print(make_rendered_corpus(a.out, a.clips_per_genre, a.duration, a.seed, jobs=a.jobs,
-                               recording_chain=a.recording_chain))
+    print(make_rendered_corpus(a.out, clips_per_genre=a.clips_per_genre, seconds=a.duration,
+                               seed=a.seed, jobs=a.jobs, recording_chain=a.recording_chain))
 
 
 def _download(a: argparse.Namespace) -> None:
     from wavegen.data.download import download_corpus, specs_with_checksums
 
     specs = None if a.checksums is None else specs_with_checksums(a.corpus, a.checksums)
-    print(download_corpus(a.corpus, a.dest, a.mirror or (), specs))
+    print(download_corpus(a.corpus, a.dest, mirrors=a.mirror or (), specs=specs))
 
 
 def _prepare(a: argparse.Namespace) -> None:
     from wavegen.data.gtzan import prepare_gtzan
 
-    counts = prepare_gtzan(a.corpus, a.out, a.split, a.seed, a.valid_frac, a.test_frac,
-                           not a.no_check, a.channels)
+    counts = prepare_gtzan(a.corpus, a.out, split=a.split, seed=a.seed,
+                           valid_frac=a.valid_frac, test_frac=a.test_frac,
+                           check=not a.no_check, channels=a.channels)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 def _prepare_mtat(a: argparse.Namespace) -> None:
     from wavegen.data.mtat import prepare_mtat
 
-    counts = prepare_mtat(a.corpus, a.out, a.n_tags, a.tag_list, not a.no_check, a.channels)
+    counts = prepare_mtat(a.corpus, a.out, n_tags=a.n_tags, tag_list=a.tag_list,
+                          check=not a.no_check, channels=a.channels)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 def _split_data(a: argparse.Namespace) -> None:
     from wavegen.data.split import split_data_dir
 
-    split_data_dir(a.data_dir, a.nj)
+    split_data_dir(a.data_dir, nj=a.nj)
 
 
 def _check_audio(a: argparse.Namespace) -> None:
     from wavegen.data.check import check_data_dir
 
-    check_data_dir(a.data_dir, a.channels)
+    check_data_dir(a.data_dir, channels=a.channels)
 
 
 def _merge_data(a: argparse.Namespace) -> None:
     from wavegen.data.split import merge_data_dir
 
-    merge_data_dir(a.data_dir, a.nj)
+    merge_data_dir(a.data_dir, nj=a.nj)
 
 
 def _merge_dump(a: argparse.Namespace) -> None:
@@ -95,13 +98,13 @@ def _validate_data_dir(a: argparse.Namespace) -> None:
 def _dump(a: argparse.Namespace) -> None:
     from wavegen.data.dump import dump_data_dir
 
-    dump_data_dir(a.data_dir, a.out, a.sample_rate)
+    dump_data_dir(a.data_dir, a.out, sample_rate=a.sample_rate)
 
 
 def _train(a: argparse.Namespace) -> int:
     from wavegen.train.trainer import train
 
-    metrics = train(a.config, a.data_dir, a.exp_dir, a.max_steps)
+    metrics = train(a.config, a.data_dir, a.exp_dir, max_steps=a.max_steps)
     if "stopped_by" in metrics:  # a signal asked to stop; the checkpoint is written
         print(f"stopped at step {metrics['step']}; re-run the same command to resume",
               file=sys.stderr)
@@ -113,8 +116,9 @@ def _train(a: argparse.Namespace) -> int:
 def _synth(a: argparse.Namespace) -> None:
     from wavegen.synth import synthesize
 
-    paths = synthesize(a.genre, a.duration, a.out, a.out_dir, a.count, a.model, a.seed,
-                       a.temperature, a.top_p, a.engine, a.device, a.guidance, a.tags,
+    paths = synthesize(a.genre, a.duration, out=a.out, out_dir=a.out_dir, count=a.count,
+                       model=a.model, seed=a.seed, temperature=a.temperature, top_p=a.top_p,
+                       engine=a.engine, device=a.device, guidance=a.guidance, tags=a.tags,
                        prime=a.prime)
     for p in paths:
         print(p)
@@ -124,8 +128,8 @@ def _bench(a: argparse.Namespace) -> None:
     from wavegen.bench import run_bench
     from wavegen.engine import resolve_device
 
-    run_bench(a.config, a.engines, tuple(a.batch), a.samples, a.repeats, a.json,
-              resolve_device(a.device))
+    run_bench(a.config, engines=a.engines, batches=tuple(a.batch), samples=a.samples,
+              repeats=a.repeats, json_path=a.json, device=resolve_device(a.device))
 
 
 def build_parser() -> argparse.ArgumentParser:

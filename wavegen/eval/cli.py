@@ -14,15 +14,17 @@ from wavegen.cliargs import number, output_dir, output_file, seed
 def _classifier_train(a: argparse.Namespace) -> None:
     from wavegen.eval.classifier import train_classifier_on_dumps
 
-    metrics = train_classifier_on_dumps(a.dump_dir, a.out, a.steps, a.seed, a.max_seconds)
+    metrics = train_classifier_on_dumps(a.dump_dir, a.out, steps=a.steps, seed=a.seed,
+                                        max_seconds=a.max_seconds)
     print(f"test_accuracy={metrics['test_accuracy']:.4f} n_test={metrics['n_test']}")
 
 
 def _eval(a: argparse.Namespace) -> None:
     from wavegen.eval.evaluate import evaluate
 
-    result = evaluate(a.gen, a.ref, a.classifier, a.out, a.model, a.nll_seconds,
-                      a.max_seconds, a.seed, a.train, a.copy_threshold)
+    result = evaluate(a.gen, a.ref, a.classifier, a.out, model=a.model,
+                      nll_seconds=a.nll_seconds, max_seconds=a.max_seconds, seed=a.seed,
+                      train=a.train, copy_threshold=a.copy_threshold)
     summary = {"conditional_accuracy": result["generated"]["conditional_accuracy"],
                "real_accuracy": result["real"]["accuracy"],
                "fd": result["frechet"]["generated_vs_real"]["fd"],
@@ -37,7 +39,7 @@ def _eval(a: argparse.Namespace) -> None:
 def _report(a: argparse.Namespace) -> None:
     from wavegen.eval.report import write_report
 
-    print(write_report(a.exp_dir, a.out, a.clips_per_genre))
+    print(write_report(a.exp_dir, out=a.out, clips_per_genre=a.clips_per_genre))
 
 
 def _plot_training(a: argparse.Namespace) -> None:

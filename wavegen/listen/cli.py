@@ -33,13 +33,14 @@ def _build(a: argparse.Namespace) -> None:
 def _serve(a: argparse.Namespace) -> None:
     from wavegen.listen.server import serve
 
-    serve(a.test, a.host, a.port)
+    serve(a.test, host=a.host, port=a.port)
 
 
 def _report(a: argparse.Namespace) -> None:
     from wavegen.listen.report import report, summary_lines
 
-    result = report(a.test, a.out, a.webmushra_csv or (), screening=not a.no_screening)
+    result = report(a.test, out=a.out, webmushra_csv=a.webmushra_csv or (),
+                    screening=not a.no_screening)
     print("\n".join(summary_lines(result)))
 
 
