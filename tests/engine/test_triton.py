@@ -51,6 +51,24 @@ SCRIPT = textwrap.dedent("""
         ref = generate(w, cond, N, engine="reference", uniforms=u, **kw)
         got = generate(w, cond, N, engine="triton", uniforms=u, chunk_size=5, **kw)
         assert torch.equal(got, ref), (kw, got, ref)
+    # Conditioning that changes every 4 samples: logits and codes stay the reference's.
+    from wavegen.engine import forward_weights
+    conds = torch.rand(3, 2, cfg.n_cond, generator=torch.Generator().manual_seed(5))
+    at = lambda t: conds[min(t // 4, 2)]
+    eng = TritonEngine(w, conds[0], kernel=kernel)
+    got = []
+    for t in range(codes.shape[1]):
+        if t % 4 == 0:
+            eng.set_cond(at(t))
+        got.append(eng.step(codes[:, t]))
+    seq = torch.stack([at(t) for t in range(codes.shape[1])], 1)  # (B, T, C)
+    assert (torch.stack(got, 2) - forward_weights(w, codes, seq)).abs().max() < 1e-4
+    for kw in ({}, {"guidance": 2.5}):
+        ref = generate(w, conds[0], N, engine="reference", uniforms=u, cond_at=at,
+                       control_every=4, **kw)
+        got = generate(w, conds[0], N, engine="triton", uniforms=u, cond_at=at,
+                       control_every=4, chunk_size=5, **kw)
+        assert torch.equal(got, ref), ("changing conditioning", kw, got, ref)
     primer = torch.randint(0, cfg.n_classes, (2, 6))
     ref = generate(w, cond, 4, engine="reference", uniforms=u[:, :4], primer=primer)
     assert torch.equal(generate(w, cond, 4, engine="triton", uniforms=u[:, :4], primer=primer),

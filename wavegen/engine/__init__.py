@@ -132,6 +132,8 @@ def stream(
     device: str | torch.device = "cpu",
     guidance: float = 1.0,
     primer: torch.Tensor | None = None,
+    cond_at: Callable[[int], torch.Tensor] | None = None,
+    control_every: int = 400,
 ) -> Iterator[torch.Tensor]:
     """Generate ``n_samples`` mu-law codes per batch row, yielding (B, <= chunk_size) chunks.
 
@@ -147,6 +149,10 @@ def stream(
             batch of 2B rows.
         primer: (B, P) long codes to continue: teacher-forced through the same engine to
             fill its caches; only the continuation is yielded.
+        cond_at: conditioning that changes over time: sample index (from the first generated
+            sample) -> (B, C). Read at every ``control_every``-th sample and held until the
+            next (``cond`` conditions the primer); the engines' caches carry on across a
+            change, only the conditioning's projection changes (``Engine.set_cond``).
 
     Engines with a fused ``run(prev, uniforms, temperature, top_p, guidance)`` generate a
     whole chunk per call; others go through ``step`` sample by sample. Both sample
@@ -154,6 +160,8 @@ def stream(
     """
     if n_samples <= 0:
         raise WavegenError(f"number of samples must be positive, got {n_samples}")
+    if control_every < 1:
+        raise WavegenError(f"control_every must be >= 1, got {control_every}")
     check_sampling(temperature, top_p, guidance)
     device = resolve_device(device)
     B = cond.shape[0]
@@ -188,16 +196,39 @@ def stream(
             u = (uniforms[:, start:start + n] if uniforms is not None
                  else torch.from_numpy(rng.random((n, B), dtype=np.float32).T.copy()))
             u = u.to(device)
-            if fused is not None:
-                out = fused(prev, u, temperature, top_p, guidance)  # (B, n)
-                prev = out[:, -1].to(device)
-                yield out.cpu()
-                continue
-            out = torch.empty(B, n, dtype=torch.long, device=device)
-            for t in range(n):
-                prev = guided_step(eng.step, prev, u[:, t], temperature, top_p, guidance)
-                out[:, t] = prev
-            yield out.cpu()
+            parts = []
+            for b0, b1 in _control_blocks(start, n, control_every if cond_at else n):
+                if cond_at is not None:
+                    c = _checked_cond(cond_at(b0), cond, b0)
+                    eng.set_cond(torch.cat([c, torch.zeros_like(c)]) if guided else c)
+                ub = u[:, b0 - start:b1 - start]
+                if fused is not None:
+                    out = fused(prev, ub, temperature, top_p, guidance)  # (B, b1 - b0)
+                    prev = out[:, -1].to(device)
+                else:
+                    out = torch.empty(B, b1 - b0, dtype=torch.long, device=device)
+                    for t in range(b1 - b0):
+                        prev = guided_step(eng.step, prev, ub[:, t], temperature, top_p,
+                                           guidance)
+                        out[:, t] = prev
+                parts.append(out)
+            yield torch.cat(parts, 1).cpu()
+
+
+def _control_blocks(start: int, n: int, every: int) -> list[tuple[int, int]]:
+    """[start, start + n) cut at the multiples of ``every``: [(b0, b1), ...]."""
+    cuts = [start] + list(range((start // every + 1) * every, start + n, every)) + [start + n]
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _checked_cond(c: torch.Tensor, like: torch.Tensor, t: int) -> torch.Tensor:
+    """A time-varying conditioning value: the shape of ``like`` (B, C) and finite."""
+    if not isinstance(c, torch.Tensor) or tuple(c.shape) != tuple(like.shape):
+        raise WavegenError(f"conditioning at sample {t} must have shape {tuple(like.shape)}, "
+                           f"got {getattr(c, 'shape', type(c).__name__)}")
+    if not bool(torch.isfinite(c).all()):
+        raise WavegenError(f"conditioning at sample {t} holds inf or NaN")
+    return c.to(like.device, torch.float32)
 
 
 def generate(model_or_weights: WaveNet | WaveNetWeights, cond: torch.Tensor, n_samples: int,

@@ -34,6 +34,14 @@ class CachedEngine:
         self.queues = [cond.new_zeros(d, B, R) for d in w.dilations]
         self.t = 0
 
+    def set_cond(self, cond: torch.Tensor) -> None:
+        """New conditioning (B, C) from the next step on: the gate biases are re-projected in
+        place (a captured CUDA graph of the ``graph`` engine reads the same buffers)."""
+        w = self.w
+        cond = cond.to(self.gate_bias[0].device, self.gate_bias[0].dtype)
+        for i in range(w.n_layers):
+            self.gate_bias[i].copy_(w.dil_bias[i] + cond @ w.cond_weight[i].T)
+
     def step(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""
         w, H = self.w, self.H

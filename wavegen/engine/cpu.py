@@ -97,8 +97,7 @@ class CpuEngine:
             # for the dilated past input, then for the current one.
             self.dil_wt = mat(gate(w.dil_weight, 1).permute(1, 0, 3, 2)
                           .reshape(P, L, 2, R, -1))
-            bias = torch.stack([w.dil_bias[i] + cond @ w.cond_weight[i].T for i in range(L)], 1)
-            self.gate_bias = _np(gate(bias, 2).permute(0, 2, 1, 3))  # (B, P, L, 2Hp)
+            self.gate_bias = self._gate_bias(w, cond)  # (B, P, L, 2Hp)
             # Residual (zero after the last layer) and skip 1x1s, (P, L, Hp (R + S)): one
             # (Hp, R + S) matrix per layer for P = 1, else (Hp, R) then (Hp, S).
             res = torch.cat([w.res_weight, w.res_weight.new_zeros(1, R, H)])
@@ -113,6 +112,7 @@ class CpuEngine:
             self.out2_wt = mat(_parts(w.out2_weight.T, 0, P))  # (P, Sp, A): split by inputs
             self.out2_bias = _np(w.out2_bias)  # (A,)
         self.embed = _np(w.embed)
+        self._w32 = w  # float32 CPU weights: set_cond re-projects with them
         self.dil = np.asarray(w.dilations, dtype=np.int64)
         self.qoff = np.concatenate([[0], np.cumsum(self.dil)[:-1]]).astype(np.int64)
         self.queue = np.zeros((P, B, int(self.dil.sum()), R), np.float32)  # ring buffers
@@ -151,6 +151,21 @@ class CpuEngine:
         if errors:
             raise errors[0]
         self.t += n
+
+    def _gate_bias(self, w: WaveNetWeights, cond: torch.Tensor) -> np.ndarray:
+        """Each layer's gate bias with the conditioning projected, cond (B, C) -> (B, P, L,
+        2Hp): the tanh then the sigmoid channels of each of the P parts (zero-padded)."""
+        P, H = self.P, w.gate_channels // 2
+        with torch.no_grad():
+            bias = torch.stack([w.dil_bias[i] + cond.float() @ w.cond_weight[i].T
+                                for i in range(w.n_layers)], 1)  # (B, L, G)
+            parts = torch.cat([_parts(bias.narrow(2, 0, H), 2, P),
+                               _parts(bias.narrow(2, H, H), 2, P)], 3)  # (B, L, P, 2Hp)
+        return _np(parts.permute(0, 2, 1, 3))
+
+    def set_cond(self, cond: torch.Tensor) -> None:
+        """New conditioning (B, C) from the next sample on (the caches carry on)."""
+        self.gate_bias[...] = self._gate_bias(self._w32, cond.cpu())
 
     def _weights(self) -> tuple[np.ndarray, ...]:
         """The laid-out weights in the kernel's argument order."""

@@ -25,6 +25,12 @@ class Engine(Protocol):
         advances the caches by one sample."""
         ...
 
+    def set_cond(self, cond: torch.Tensor) -> None:
+        """New conditioning (B, C) for the samples from the next step on; the caches (the
+        past, computed with the conditioning of its time) carry on. Only the conditioning's
+        projection into the gate biases changes."""
+        ...
+
 
 @runtime_checkable
 class FusedEngine(Engine, Protocol):

@@ -89,6 +89,7 @@ class TritonEngine:
             self.skip_bias = w.skip_bias.sum(0).contiguous()  # (S,)
             self.out1_wt, self.out2_wt = w.out1_weight.T.contiguous(), w.out2_weight.T.contiguous()
         self.out1_bias, self.out2_bias, self.embed = w.out1_bias, w.out2_bias, w.embed.contiguous()
+        self._w_dev = w  # the weights on the engine's device (set_cond re-projects with them)
         self.dil = torch.tensor(w.dilations, dtype=torch.int64, device=dev)
         self.qoff = torch.cumsum(self.dil, 0) - self.dil
         self.QS = int(sum(w.dilations))
@@ -157,6 +158,15 @@ class TritonEngine:
             top_p, guidance, *self.dims, TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0,
             SERIAL=serial, BM=BM, **blocks, num_warps=PERSISTENT_WARPS)
         self.t += n
+
+    def set_cond(self, cond: torch.Tensor) -> None:
+        """New conditioning (B, C) from the next sample on, written into the gate-bias buffer
+        the kernels read (the caches carry on)."""
+        w = self._w_dev
+        with torch.no_grad():
+            self.gate_bias.copy_(torch.stack(
+                [w.dil_bias[i] + cond.to(self.gate_bias.device).float() @ w.cond_weight[i].T
+                 for i in range(w.n_layers)], 1))
 
     def _weights(self) -> tuple[torch.Tensor, ...]:
         """The laid-out weights in the kernels' argument order."""
