@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from wavegen.cli import build_parser, main
 from wavegen.models.io import default_model_path, load_model
@@ -167,3 +168,32 @@ def test_genre_mixes_not_summing_to_one_are_scaled_with_a_word(spec, warned, cap
         vec = parse_genre_mix(spec, vocab)
     assert abs(float(vec.sum()) - 1) < 1e-6
     assert ("not 1: scaled to" in caplog.text) == warned
+
+
+def test_synth_morphs_the_genre_over_time(tmp_path):
+    """--genre a@0,b@1: the first control block (50 ms) is conditioned on a alone, the same
+    samples as a clip of a; later blocks move towards b and differ."""
+    from wavegen.models.io import save_model
+    from wavegen.models.wavenet import WaveNet, WaveNetConfig
+
+    torch.manual_seed(0)
+    model = WaveNet(WaveNetConfig(n_layers=3, dilation_cycle=3, residual_channels=4,
+                                  gate_channels=6, skip_channels=4, n_cond=2))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))  # a model whose output depends on its genre
+    path = tmp_path / "m.pt"
+    save_model(path, model, 8000, ["a", "b"])
+    clips = {}
+    for spec in ("a", "a@0,b@0.05"):
+        out = tmp_path / f"{len(clips)}.wav"
+        args = ["synth", "--genre", spec, "--duration", "0.1", "--model", str(path),
+                "--seed", "3", "--engine", "cached", "--out", str(out)]
+        assert main(args) == 0
+        clips[spec], _ = sf.read(str(out))
+    assert len(clips["a"]) == len(clips["a@0,b@0.05"]) == 800
+    assert np.array_equal(clips["a"][:400], clips["a@0,b@0.05"][:400])
+    assert not np.array_equal(clips["a"][400:], clips["a@0,b@0.05"][400:])
+    assert main(["synth", "--genre", "a@1,b@0", "--duration", "0.1", "--model", str(path),
+                 "--out", str(tmp_path / "bad.wav")]) == 2
+    assert not (tmp_path / "bad.wav").exists()

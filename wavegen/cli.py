@@ -240,8 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("synth", _synth, "Generate music for a genre and write 16-bit WAVs.")
     cond = sp.add_mutually_exclusive_group(required=True)
     cond.add_argument("--genre", default=None,
-                      help="genre name, a mix like rock:0.7,jazz:0.3, or 'all' (for a tag model: "
-                           "one tag, or 'all')")
+                      help="genre name, a mix like rock:0.7,jazz:0.3, 'all' (for a tag model: "
+                           "one tag, or 'all'), or a morph over time like rock@0,jazz@4,metal@8 "
+                           "(seconds; linear in between; a mix in a point: rock:0.7+jazz:0.3@2)")
     cond.add_argument("--tags", default=None,
                       help="tags of a tag-conditioned model (MagnaTagATune), e.g. rock,guitar,fast")
     number(sp, "--duration", float, 0.0, MAX_SYNTH_SECONDS, lo_open=True, default=5.0,

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -24,7 +25,12 @@ from wavegen.clipnames import clip_filename
 from wavegen.config import check_sampling
 from wavegen.engine import resolve_device, resolve_engine, stream
 from wavegen.errors import WavegenError
-from wavegen.models.conditioning import parse_genre_mix, parse_tags
+from wavegen.models.conditioning import (
+    parse_genre_mix,
+    parse_tags,
+    parse_trajectory,
+    trajectory_value,
+)
 from wavegen.models.io import load_model
 from wavegen.outputs import atomic_output, check_output_dir, write_failure
 from wavegen.progress import progress
@@ -32,6 +38,7 @@ from wavegen.progress import progress
 log = logging.getLogger(__name__)
 
 # --out suffix -> (soundfile format, subtype). libsndfile writes all of them chunk by chunk.
+CONTROL_RATE = 20  # a moving conditioning is updated 20 times a second (every 50 ms)
 OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"),
                   ".ogg": ("OGG", "VORBIS"), ".mp3": ("MP3", "MPEG_LAYER_III")}
 
@@ -86,6 +93,19 @@ def condition_vector(spec: str, vocab: list[str], label_kind: str, from_tags: bo
         raise WavegenError(f"this model is conditioned on tags: --genre takes one tag, got "
                            f"'{spec}'; give several with --tags 'rock,guitar,fast'")
     return parse_tags(spec, vocab)
+
+
+def conditioning_track(spec: str, vocab: list[str], label_kind: str, from_tags: bool = False
+                       ) -> Callable[[float], torch.Tensor]:
+    """One clip's conditioning as a function of time in seconds -> (C,): constant for a
+    plain spec, moving for a trajectory such as ``rock@0,jazz@4,metal@8``
+    (:func:`wavegen.models.conditioning.parse_trajectory`)."""
+    if "@" not in spec:
+        vec = condition_vector(spec, vocab, label_kind, from_tags)
+        return lambda seconds: vec
+    points = parse_trajectory(spec, lambda point: condition_vector(point, vocab, label_kind,
+                                                                   from_tags))
+    return lambda seconds: trajectory_value(points, seconds)
 
 
 def load_primer(path: str | os.PathLike[str], rate: int, n_classes: int, rows: int
@@ -157,8 +177,13 @@ def synthesize(
         raise WavegenError("--tags takes tag names; for one clip per tag use --genre all")
     plan = plan_outputs(spec, info.vocab, None if out is None else str(out),
                         None if out_dir is None else str(out_dir), count)
-    cond = torch.stack([condition_vector(s, info.vocab, info.label_kind, tags is not None)
-                        for s, _ in plan])  # (B, C)
+    tracks = [conditioning_track(s, info.vocab, info.label_kind, tags is not None)
+              for s, _ in plan]
+    cond = torch.stack([track(0.0) for track in tracks])  # (B, C)
+    moving = any("@" in s for s, _ in plan)
+    rate = info.sample_rate
+    cond_at = ((lambda t: torch.stack([track(t / rate) for track in tracks])) if moving
+               else None)
     n_samples = int(round(duration * info.sample_rate))
     if n_samples < 1:
         raise WavegenError(f"--duration {duration} is shorter than one sample")
@@ -177,7 +202,8 @@ def synthesize(
                 sf.SoundFile(str(tmps[-1]), "w", info.sample_rate, 1, subtype, format=fmt)))
         for chunk in stream(weights, cond, n_samples, engine=engine, temperature=temperature,
                             top_p=top_p, seed=seed, device=device, guidance=guidance,
-                            primer=primer):
+                            primer=primer, cond_at=cond_at,
+                            control_every=max(1, rate // CONTROL_RATE)):
             audio = mu_law_decode(chunk, info.config.n_classes).numpy()  # (B, n)
             for fh, row, tmp, (_, path) in zip(files, audio, tmps, plan, strict=True):
                 try:

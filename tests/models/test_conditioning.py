@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -61,3 +63,36 @@ def test_one_hot() -> None:
     out = one_hot(torch.tensor([2, 0]), 3)
     assert out.dtype == torch.float32
     assert torch.equal(out, torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+
+
+def test_a_trajectory_moves_linearly_between_its_points_and_holds_outside() -> None:
+    from wavegen.models.conditioning import parse_trajectory, trajectory_value
+
+    points = parse_trajectory("rock@1, jazz@3,metal:0.5+rock:0.5@5",
+                              lambda s: parse_genre_mix(s, VOCAB))
+    assert [t for t, _ in points] == [1.0, 3.0, 5.0]
+    rock, jazz, metal = (torch.eye(10)[VOCAB.index(g)] for g in ("rock", "jazz", "metal"))
+    assert torch.equal(trajectory_value(points, 0.0), rock)  # held before the first point
+    assert torch.allclose(trajectory_value(points, 2.5), 0.25 * rock + 0.75 * jazz)
+    assert torch.allclose(trajectory_value(points, 4.0), 0.5 * jazz + 0.25 * metal + 0.25 * rock)
+    assert torch.allclose(trajectory_value(points, 9.0), 0.5 * metal + 0.5 * rock)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("rock@0,jazz", "'jazz' in 'rock@0,jazz' is not GENRE@SECONDS"),
+    ("@4", "is not GENRE@SECONDS"), ("rock@0,,jazz@2", "'' in"),
+    ("rock@x", "'x' in 'rock@x' is not a time in seconds"),
+    ("rock@", "'' in 'rock@' is not a time"),
+    ("rock@-1", "must be a finite number >= 0"), ("rock@inf", "must be a finite number >= 0"),
+    ("rock@nan", "must be a finite number >= 0"),
+    ("rock@4,jazz@2", "times in 'rock@4,jazz@2' must increase: 2 s comes after 4 s"),
+    ("rock@1,jazz@1", "must increase"),
+    ("nope@0", "unknown genre 'nope'; known genres: blues"),
+    ("rock:-1+jazz:2@0", "genre weight must be a finite number >= 0"),
+    ("rock:0+jazz:0@0", "sum to zero"),
+])
+def test_bad_trajectories_are_refused(spec: str, message: str) -> None:
+    from wavegen.models.conditioning import parse_trajectory
+
+    with pytest.raises(WavegenError, match=re.escape(message) if "'" in message else message):
+        parse_trajectory(spec, lambda s: parse_genre_mix(s, VOCAB))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -67,6 +68,50 @@ def parse_tags(spec: str, vocab: list[str]) -> torch.Tensor:
             raise WavegenError(f"unknown tag '{name}'; known tags: {', '.join(vocab)}")
         vec[vocab.index(name)] = 1.0
     return vec
+
+
+def parse_trajectory(spec: str, parse_point: Callable[[str], torch.Tensor]
+                     ) -> list[tuple[float, torch.Tensor]]:
+    """A conditioning that moves over time: ``"rock@0,jazz@4,metal@8"`` -> [(0.0, rock),
+    (4.0, jazz), (8.0, metal)], each value a (C,) vector from ``parse_point``.
+
+    Points are ``SPEC@SECONDS`` separated by commas; a mix inside a point joins its parts
+    with ``+`` (``"rock:0.7+jazz:0.3@2"``), as commas separate the points. Times are finite,
+    >= 0 and strictly increasing. Between two points the vector moves linearly; before the
+    first and after the last it holds (:func:`trajectory_value`).
+
+    Raises:
+        WavegenError: a point without ``@``, a bad time, times not increasing, or a bad
+            SPEC (from ``parse_point``).
+    """
+    points: list[tuple[float, torch.Tensor]] = []
+    for item in spec.split(","):
+        label, at, when = item.strip().rpartition("@")
+        if not at or not label.strip():
+            raise WavegenError(f"'{item.strip()}' in '{spec}' is not GENRE@SECONDS; write "
+                               "e.g. 'rock@0,jazz@4' (a mix in a point: 'rock:0.7+jazz:0.3@4')")
+        try:
+            t = float(when)
+        except ValueError:
+            raise WavegenError(f"'{when}' in '{item.strip()}' is not a time in seconds") from None
+        if not math.isfinite(t) or t < 0:
+            raise WavegenError(f"time {when} in '{item.strip()}' must be a finite number >= 0")
+        if points and t <= points[-1][0]:
+            raise WavegenError(f"times in '{spec}' must increase: {t:g} s comes after "
+                               f"{points[-1][0]:g} s")
+        points.append((t, parse_point(label.strip().replace("+", ","))))
+    return points
+
+
+def trajectory_value(points: list[tuple[float, torch.Tensor]], seconds: float) -> torch.Tensor:
+    """The (C,) vector of a :func:`parse_trajectory` result at ``seconds``: linear between
+    the neighbouring points, held before the first and after the last."""
+    if seconds <= points[0][0]:
+        return points[0][1]
+    for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
+        if seconds <= t1:
+            return torch.lerp(v0, v1, (seconds - t0) / (t1 - t0))
+    return points[-1][1]
 
 
 def one_hot(indices: torch.Tensor, n: int) -> torch.Tensor:
