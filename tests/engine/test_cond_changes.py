@@ -73,3 +73,35 @@ def test_a_bad_conditioning_value_is_refused(value, message):
     with pytest.raises(WavegenError, match="control_every must be >= 1"):
         generate(random_model(cfg, 0), torch.zeros(2, cfg.n_cond), 8, control_every=0,
                  cond_at=lambda t: value)
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_sampling_settings_that_move_give_the_reference_codes(engine):
+    """Temperature, top-p and guidance changing every EVERY samples, guidance passing through
+    1 on a guided engine: the same codes as the reference."""
+    cfg = SHAPES[0]
+    w = random_model(cfg, 13).export_weights()
+    conds, at = _track(cfg, 2, 5, 7)
+    settings = [(1.0, 1.0, 1.0), (0.7, 0.9, 2.5), (1.3, 0.6, 1.0), (0.9, 1.0, 4.0)]
+    sampling_at = lambda t: settings[min(t // EVERY, len(settings) - 1)]  # noqa: E731
+    n = 4 * EVERY + 2
+    u = torch.rand(2, n, generator=torch.Generator().manual_seed(8))
+    kw = {"uniforms": u, "cond_at": at, "sampling_at": sampling_at, "guided": True,
+          "control_every": EVERY}
+    ref = generate(w, conds[0], n, engine="reference", **kw)
+    assert torch.equal(generate(w, conds[0], n, engine=engine, chunk_size=7, **kw), ref)
+    # The settings do reach the samples: fixed ones give other codes.
+    assert not torch.equal(generate(w, conds[0], n, engine="reference", uniforms=u,
+                                    cond_at=at, control_every=EVERY), ref)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ((0.0, 1.0, 1.0), "temperature must be"), ((1.0, 0.0, 1.0), "top_p must be"),
+    ((1.0, 1.0, float("nan")), "guidance must be"),
+    ((1.0, 1.0, 2.0), "guidance 2.0 at sample 0 needs guided=True"),
+])
+def test_bad_moving_sampling_settings_are_refused(bad, message):
+    cfg = SHAPES[0]
+    with pytest.raises(WavegenError, match=message):
+        generate(random_model(cfg, 0), torch.zeros(2, cfg.n_cond), 8, engine="cached",
+                 sampling_at=lambda t: bad)

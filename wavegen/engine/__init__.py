@@ -134,6 +134,8 @@ def stream(
     primer: torch.Tensor | None = None,
     cond_at: Callable[[int], torch.Tensor] | None = None,
     control_every: int = 400,
+    sampling_at: Callable[[int], tuple[float, float, float]] | None = None,
+    guided: bool | None = None,
 ) -> Iterator[torch.Tensor]:
     """Generate ``n_samples`` mu-law codes per batch row, yielding (B, <= chunk_size) chunks.
 
@@ -153,6 +155,10 @@ def stream(
             sample) -> (B, C). Read at every ``control_every``-th sample and held until the
             next (``cond`` conditions the primer); the engines' caches carry on across a
             change, only the conditioning's projection changes (``Engine.set_cond``).
+        sampling_at: sampling settings that change over time: sample index -> (temperature,
+            top_p, guidance), read like ``cond_at`` (the arguments of the same names are then
+            ignored). A guidance that ever leaves 1 needs ``guided=True``.
+        guided: run the unconditional twins (2B rows); default: ``guidance != 1``.
 
     Engines with a fused ``run(prev, uniforms, temperature, top_p, guidance)`` generate a
     whole chunk per call; others go through ``step`` sample by sample. Both sample
@@ -165,7 +171,9 @@ def stream(
     check_sampling(temperature, top_p, guidance)
     device = resolve_device(device)
     B = cond.shape[0]
-    guided = guidance != 1.0
+    guided = guidance != 1.0 if guided is None else guided
+    if guidance != 1.0 and not guided:
+        raise WavegenError(f"guidance {guidance} needs guided=True")
     eng = build_engine(model_or_weights, torch.cat([cond, torch.zeros_like(cond)]) if guided
                        else cond, engine, device)
     if uniforms is not None and tuple(uniforms.shape) != (B, n_samples):
@@ -197,10 +205,17 @@ def stream(
                  else torch.from_numpy(rng.random((n, B), dtype=np.float32).T.copy()))
             u = u.to(device)
             parts = []
-            for b0, b1 in _control_blocks(start, n, control_every if cond_at else n):
+            moving = cond_at is not None or sampling_at is not None
+            for b0, b1 in _control_blocks(start, n, control_every if moving else n):
                 if cond_at is not None:
                     c = _checked_cond(cond_at(b0), cond, b0)
                     eng.set_cond(torch.cat([c, torch.zeros_like(c)]) if guided else c)
+                if sampling_at is not None:
+                    temperature, top_p, guidance = sampling_at(b0)
+                    check_sampling(temperature, top_p, guidance)
+                    if guidance != 1.0 and not guided:
+                        raise WavegenError(f"guidance {guidance} at sample {b0} needs "
+                                           "guided=True")
                 ub = u[:, b0 - start:b1 - start]
                 if fused is not None:
                     out = fused(prev, ub, temperature, top_p, guidance)  # (B, b1 - b0)
@@ -209,7 +224,7 @@ def stream(
                     out = torch.empty(B, b1 - b0, dtype=torch.long, device=device)
                     for t in range(b1 - b0):
                         prev = guided_step(eng.step, prev, ub[:, t], temperature, top_p,
-                                           guidance)
+                                           guidance, guided)
                         out[:, t] = prev
                 parts.append(out)
             yield torch.cat(parts, 1).cpu()

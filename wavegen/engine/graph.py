@@ -25,6 +25,7 @@ from wavegen.errors import WavegenError
 from wavegen.models.weights import WaveNetWeights
 
 GRAPH_STEPS = 128  # samples per captured graph (per replay)
+MAX_GRAPHS = 8  # captured graphs kept (one per temperature, top-p and guidance in use)
 
 
 class GraphEngine(CachedEngine):
@@ -80,8 +81,10 @@ class GraphEngine(CachedEngine):
     def _sample(self, prev: torch.Tensor, uniforms: torch.Tensor, codes_out: torch.Tensor,
                 temperature: float, top_p: float, guidance: float) -> torch.Tensor:
         """uniforms (Bs, k) -> codes_out (Bs, k); returns the last codes (Bs,)."""
+        guided = self.B == 2 * prev.shape[0]
         for j in range(uniforms.shape[1]):
-            prev = guided_step(self._logits, prev, uniforms[:, j], temperature, top_p, guidance)
+            prev = guided_step(self._logits, prev, uniforms[:, j], temperature, top_p, guidance,
+                               guided)
             codes_out[:, j] = prev
         return prev
 
@@ -90,6 +93,8 @@ class GraphEngine(CachedEngine):
         key = (temperature, top_p, guidance)
         if key in self._graphs:
             return self._graphs[key]
+        if len(self._graphs) >= MAX_GRAPHS:  # settings that move over time: keep the newest
+            del self._graphs[next(iter(self._graphs))]
         dev, k = self.pos.device, self.graph_steps
         prev = torch.zeros(Bs, dtype=torch.long, device=dev)
         u = torch.zeros(Bs, k, device=dev)

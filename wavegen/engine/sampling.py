@@ -15,12 +15,14 @@ from wavegen.errors import WavegenError
 
 
 def check_sampled_rows(engine_rows: int, sampled_rows: int, guidance: float) -> bool:
-    """Whether sampling is guided; raises unless the engine holds ``sampled_rows`` rows, or
-    twice that under guidance (the conditional rows, then their unconditional twins)."""
-    guided = guidance != 1.0
-    if sampled_rows * (2 if guided else 1) != engine_rows:
+    """Whether sampling is guided: the engine holds twice ``sampled_rows`` rows (the
+    conditional rows, then their unconditional twins). A guided engine may sample at scale 1
+    (a guidance that moves over time passes through it); raises when the rows fit neither
+    layout, or when guidance != 1 is asked of an unguided engine."""
+    guided = engine_rows == 2 * sampled_rows
+    if not guided and (engine_rows != sampled_rows or guidance != 1.0):
         raise WavegenError(f"engine holds {engine_rows} rows; cannot sample {sampled_rows} rows "
-                           f"{'with' if guided else 'without'} guidance")
+                           f"{'with' if guidance != 1.0 else 'without'} guidance")
     return guided
 
 
@@ -52,13 +54,14 @@ def sample_from_logits(
 
 def guided_step(step: Callable[[torch.Tensor], torch.Tensor], prev: torch.Tensor,
                 u: torch.Tensor, temperature: float, top_p: float,
-                guidance: float) -> torch.Tensor:
+                guidance: float, guided: bool | None = None) -> torch.Tensor:
     """One sampled step of Bs rows through an engine's ``step`` -> codes (Bs,) long.
 
-    prev: (Bs,) long, the previous codes; u: (Bs,) uniforms. With ``guidance`` != 1 the
-    engine holds 2 Bs rows, the unconditional twins after the conditional rows; both are fed
-    ``prev`` and the logits are ``torch.lerp(uncond, cond, guidance)``."""
-    if guidance != 1.0:
+    prev: (Bs,) long, the previous codes; u: (Bs,) uniforms. A guided engine (``guided``;
+    by default ``guidance != 1``) holds 2 Bs rows, the unconditional twins after the
+    conditional rows; both are fed ``prev`` and the logits are
+    ``torch.lerp(uncond, cond, guidance)``."""
+    if guidance != 1.0 if guided is None else guided:
         Bs = prev.shape[0]
         both = step(torch.cat([prev, prev]))  # (2 Bs, A)
         logits = torch.lerp(both[Bs:], both[:Bs], guidance)
