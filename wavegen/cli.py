@@ -119,7 +119,7 @@ def _synth(a: argparse.Namespace) -> None:
     paths = synthesize(a.genre, a.duration, out=a.out, out_dir=a.out_dir, count=a.count,
                        model=a.model, seed=a.seed, temperature=a.temperature, top_p=a.top_p,
                        engine=a.engine, device=a.device, guidance=a.guidance, tags=a.tags,
-                       prime=a.prime)
+                       prime=a.prime, automation=a.automation)
     for p in paths:
         print(p)
 
@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "(seconds; linear in between; a mix in a point: rock:0.7+jazz:0.3@2)")
     cond.add_argument("--tags", default=None,
                       help="tags of a tag-conditioned model (MagnaTagATune), e.g. rock,guitar,fast")
+    cond.add_argument("--automation", default=None, metavar="FILE",
+                      help="JSON time points of the genre (or tags), temperature, top_p and "
+                           "guidance, e.g. {\"genre\": [[0, \"rock\"], [4, \"jazz\"]], "
+                           "\"guidance\": [[0, 8], [4, 3]]} (linear in between)")
     number(sp, "--duration", float, 0.0, MAX_SYNTH_SECONDS, lo_open=True, default=5.0,
            help="seconds per clip")
     sp.add_argument("--out", default=None, type=output_file,

@@ -21,6 +21,7 @@ import soundfile as sf
 import torch
 
 from wavegen.audio import mu_law_decode, mu_law_encode, read_audio, resample
+from wavegen.automation import SAMPLING_TRACKS, load_automation
 from wavegen.clipnames import clip_filename
 from wavegen.config import check_sampling
 from wavegen.engine import resolve_device, resolve_engine, stream
@@ -57,12 +58,14 @@ def output_format(path: str | os.PathLike[str]) -> tuple[str, str]:
 
 
 def plan_outputs(
-    genre: str, vocab: list[str], out: str | None, out_dir: str | None, count: int
+    genre: str, vocab: list[str], out: str | None, out_dir: str | None, count: int,
+    expand_all: bool = True,
 ) -> list[tuple[str, Path]]:
-    """Resolve ``--genre`` / ``--out`` / ``--out-dir`` / ``--count`` into (genre spec, path)."""
+    """Resolve ``--genre`` / ``--out`` / ``--out-dir`` / ``--count`` into (genre spec, path);
+    ``all`` means every genre of ``vocab`` when ``expand_all``."""
     if count < 1:
         raise WavegenError(f"--count must be >= 1, got {count}")
-    specs = list(vocab) if genre == "all" else [genre]
+    specs = list(vocab) if genre == "all" and expand_all else [genre]
     if out is not None and out_dir is not None:
         raise WavegenError("give --out FILE (one clip) or --out-dir DIR, not both")
     if out is not None and (len(specs) > 1 or count > 1):
@@ -132,6 +135,7 @@ def synthesize(
     guidance: float | None = None,
     tags: str | None = None,
     prime: str | os.PathLike[str] | None = None,
+    automation: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Generate clips and write them at the model's rate: 16-bit PCM WAV, or the format the
     suffix of ``out`` names (``OUTPUT_FORMATS``: .wav, .flac, .ogg, .mp3).
@@ -152,12 +156,15 @@ def synthesize(
         prime: an audio file every clip continues: resampled to the model's rate, mu-law
             encoded and teacher-forced through the engine to fill its caches; the WAVs hold
             the continuation only.
+        automation: instead of ``genre``/``tags``, a JSON file of time points for the
+            conditioning and the sampling settings (:mod:`wavegen.automation`); clips are
+            named after the file.
 
     Returns:
         The written paths.
     """
-    if (genre is None) == (tags is None):
-        raise WavegenError("give either --genre or --tags (not both)")
+    if sum(x is not None for x in (genre, tags, automation)) != 1:
+        raise WavegenError("give one of --genre, --tags or --automation")
     if not 0 < duration < math.inf:
         raise WavegenError(f"--duration must be a finite number > 0, got {duration}")
     resolve_device(device)
@@ -168,22 +175,38 @@ def synthesize(
     top_p = defaults.get("top_p", 1.0) if top_p is None else top_p
     guidance = defaults.get("guidance", 1.0) if guidance is None else guidance
     check_sampling(temperature, top_p, guidance)  # a model file's defaults too
-    if guidance != 1.0 and not info.null_condition:
+    auto = None if automation is None else load_automation(
+        automation, lambda s: condition_vector(s, info.vocab, info.label_kind,
+                                               info.label_kind == "utt2tags"), info.label_kind)
+    guided = guidance != 1.0 if auto is None else auto.guided(guidance)
+    if guided and not info.null_condition:
         raise WavegenError(
-            f"--guidance {guidance} needs a model trained with conditioning dropout "
-            "(train.cond_dropout > 0); this model was not: use --guidance 1")
-    spec = tags if tags is not None else (genre or "")
+            "guidance other than 1 (--guidance, the model's default or the automation file) "
+            "needs a model trained with conditioning dropout (train.cond_dropout > 0); this "
+            "model was not: use --guidance 1")
     if tags is not None and tags.strip() == "all":
         raise WavegenError("--tags takes tag names; for one clip per tag use --genre all")
+    spec = Path(automation).stem if automation is not None else tags or genre or ""
     plan = plan_outputs(spec, info.vocab, None if out is None else str(out),
-                        None if out_dir is None else str(out_dir), count)
-    tracks = [conditioning_track(s, info.vocab, info.label_kind, tags is not None)
-              for s, _ in plan]
-    cond = torch.stack([track(0.0) for track in tracks])  # (B, C)
-    moving = any("@" in s for s, _ in plan)
+                        None if out_dir is None else str(out_dir), count,
+                        expand_all=automation is None)
     rate = info.sample_rate
+    tracks = ([auto.cond_at] * len(plan) if auto is not None else
+              [conditioning_track(s, info.vocab, info.label_kind, tags is not None)
+               for s, _ in plan])
+    cond = torch.stack([track(0.0) for track in tracks])  # (B, C)
+    moving = auto is not None or any("@" in s for s, _ in plan)
     cond_at = ((lambda t: torch.stack([track(t / rate) for track in tracks])) if moving
                else None)
+    sampling_at = None
+    if auto is not None:
+        defaults_now = (temperature, top_p, guidance)
+
+        def sampling_at(t: int) -> tuple[float, float, float]:
+            return tuple(auto.setting_at(name, t / rate, d)  # type: ignore[return-value]
+                         for name, d in zip(SAMPLING_TRACKS, defaults_now, strict=True))
+
+        temperature, top_p, guidance = sampling_at(0)
     n_samples = int(round(duration * info.sample_rate))
     if n_samples < 1:
         raise WavegenError(f"--duration {duration} is shorter than one sample")
@@ -203,7 +226,8 @@ def synthesize(
         for chunk in stream(weights, cond, n_samples, engine=engine, temperature=temperature,
                             top_p=top_p, seed=seed, device=device, guidance=guidance,
                             primer=primer, cond_at=cond_at,
-                            control_every=max(1, rate // CONTROL_RATE)):
+                            control_every=max(1, rate // CONTROL_RATE),
+                            sampling_at=sampling_at, guided=guided):
             audio = mu_law_decode(chunk, info.config.n_classes).numpy()  # (B, n)
             for fh, row, tmp, (_, path) in zip(files, audio, tmps, plan, strict=True):
                 try:
