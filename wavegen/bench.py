@@ -105,6 +105,7 @@ def _time_reference(w: WaveNetWeights, cond: torch.Tensor, n: int) -> float:
     """Seconds for n reference steps (with sampling) from a full receptive field of history."""
     eng = cast(ReferenceEngine, build_engine(w, cond, "reference"))
     eng.history = torch.randint(0, w.n_classes, (cond.shape[0], w.receptive_field - 1))
+    eng.cond_history = cond[:, None].expand(-1, w.receptive_field - 1, -1)
     prev = torch.zeros(cond.shape[0], dtype=torch.long)
     start = time.perf_counter()
     for _ in range(n):
