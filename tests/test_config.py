@@ -178,3 +178,17 @@ def test_execution_settings_belong_to_train(tmp_path: Path, key: str, value: str
 def test_unknown_impl(tmp_path: Path, value: str) -> None:
     with pytest.raises(WavegenError, match="impl must be fused or reference"):
         load_config(write(tmp_path, f"train:\n  impl: {value}\n"))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("3", r"train\.label_weights must be a mapping"), ("[country]", "must be a mapping"),
+    ("{country: 0}", "'country' needs a finite weight > 0, got 0"),
+    ("{country: -1}", "needs a finite weight > 0"), ("{country: .inf}", "needs a finite weight"),
+    ("{country: .nan}", "needs a finite weight"), ("{country: x}", "needs a finite weight"),
+    ("{country: true}", "needs a finite weight"), ("{3: 2}", "needs a finite weight"),
+])
+def test_bad_label_weights(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(WavegenError, match=message):
+        load_config(write(tmp_path, f"train:\n  label_weights: {value}\n"))
+    cfg = load_config(write(tmp_path, "train:\n  label_weights: {country: 3, disco: 2.5}\n"))
+    assert cfg.train.label_weights == {"country": 3, "disco": 2.5}

@@ -68,6 +68,8 @@ class TrainConfig:
             storing it (less memory, one extra GEMM per layer).
         checkpoint_activations: fused path: keep only each cycle of dilations' input for
             backward (least memory).
+        label_weights: sample the clips of these genres (or tags) this many times as often
+            as the others (e.g. ``{country: 3}``); empty: in proportion to their length.
     """
 
     batch_size: int = 8
@@ -93,9 +95,15 @@ class TrainConfig:
     impl: str = "fused"
     recompute_gate: bool = True
     checkpoint_activations: bool = False
+    label_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_trackers(self.log_with)
+        for name, weight in self.label_weights.items():
+            if (not isinstance(name, str) or isinstance(weight, bool)
+                    or not isinstance(weight, (int, float)) or not 0 < weight < math.inf):
+                raise ValueError(f"label_weights: {name!r} needs a finite weight > 0, got "
+                                 f"{weight!r}")
         if self.impl not in ("fused", "reference"):
             raise ValueError(f"impl must be fused or reference, got {self.impl!r}")
         positive = ("batch_size", "segment_length", "max_steps", "checkpoint_every",
@@ -220,6 +228,9 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
         default = getattr(cls(), name) if name in known else None
         if isinstance(default, list) and not isinstance(value, list):
             raise WavegenError(f"{where}.{name} must be a list, e.g. [{value}], got {value!r}")
+        if isinstance(default, dict) and not isinstance(value, dict):
+            raise WavegenError(f"{where}.{name} must be a mapping, e.g. {{country: 3}}, got "
+                               f"{value!r}")
         if isinstance(default, bool) != isinstance(value, bool) or (
             isinstance(default, (int, float)) and not isinstance(value, (int, float))
         ) or (isinstance(default, int) and not isinstance(default, bool)

@@ -206,3 +206,23 @@ def test_segments_are_slices_of_the_picked_utterance(dumped: tuple[Path, Path, i
         assert matches, f"row {row} is not a segment of {utt}"
         starts.add(matches[0])
     assert len(starts) > 8  # start positions are spread, not fixed
+
+
+def test_label_weights_draw_a_genre_that_many_times_as_often(dumped: tuple[Path, Path, int]
+                                                              ) -> None:
+    """Clips are drawn in proportion to length x the weight of their genre; an unnamed
+    genre keeps weight 1, and a genre the data lacks is an error."""
+    store = DumpStore(dumped[1])
+    lengths = np.array([store.index[u][1] for u in store.utts], dtype=np.float64)
+    plain = SegmentSampler(store, segment_length=50)
+    weighted = SegmentSampler(store, segment_length=50, label_weights={"rock": 3.0})
+    rock = [i for i, u in enumerate(store.utts) if UTTS[u][0] == "rock"]
+    want = lengths.copy()
+    want[rock] *= 3.0
+    assert torch.allclose(weighted.probs, torch.from_numpy(want / want.sum()))
+    assert torch.allclose(plain.probs, torch.from_numpy(lengths / lengths.sum()))
+    _, cond = weighted.batch(4000, torch.Generator().manual_seed(0))
+    share = cond[:, VOCAB.index("rock")].mean().item()
+    assert abs(share - float(want[rock].sum() / want.sum())) < 0.03
+    with pytest.raises(WavegenError, match="names metal, not in the data's vocabulary"):
+        SegmentSampler(store, segment_length=50, label_weights={"metal": 2.0})

@@ -135,7 +135,8 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
             fh.write(json.dumps({**run_facts(str(acc.device)), "from_step": step,
                                  "to_step": tc.max_steps, "precision": precision,
                                  "processes": acc.num_processes}) + "\n")
-    sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes)
+    sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes,
+                             tc.label_weights)
     valid_sampler = SegmentSampler(valid_store, tc.segment_length, cfg.model.n_classes)
     valid_gen = torch.Generator().manual_seed(VALID_SEED)
     valid_set = [valid_sampler.batch(tc.batch_size, valid_gen) for _ in range(tc.valid_batches)]
