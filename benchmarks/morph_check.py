@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"posterior of the target genre rose in {rose} of {len(pairs)} morphs "
           f"({a.seconds:g} s, first/last {a.edge:g} s, seed {a.seed})")
     if a.json:
-        a.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(a).items()},
+        args = {k: str(v) for k, v in vars(a).items()}
+        if a.model == str(default_model_path()):
+            args["model"] = "the packaged default model"  # not this machine's install path
+        a.json.write_text(json.dumps({"args": args,
                                       "rose": rose, "pairs": rows}, indent=1))
     return 0
 
