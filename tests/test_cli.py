@@ -197,3 +197,33 @@ def test_synth_morphs_the_genre_over_time(tmp_path):
     assert main(["synth", "--genre", "a@1,b@0", "--duration", "0.1", "--model", str(path),
                  "--out", str(tmp_path / "bad.wav")]) == 2
     assert not (tmp_path / "bad.wav").exists()
+
+
+def test_a_morph_longer_than_a_chunk_is_the_library_s_morph(tmp_path):
+    """0.9 s = 7,200 samples, two chunks of 4,000: synth's clip equals stream() with the same
+    trajectory, seed and control rate (the trajectory keeps its time base across chunks)."""
+    from wavegen.audio import mu_law_decode
+    from wavegen.engine import generate
+    from wavegen.models.io import save_model
+    from wavegen.models.wavenet import WaveNet, WaveNetConfig
+
+    torch.manual_seed(1)
+    model = WaveNet(WaveNetConfig(n_layers=3, dilation_cycle=3, residual_channels=4,
+                                  gate_channels=6, skip_channels=4, n_cond=2))
+    path = tmp_path / "m.pt"
+    save_model(path, model, 8000, ["a", "b"])
+    out = tmp_path / "morph.wav"
+    assert main(["synth", "--genre", "a@0.2,b@0.8", "--duration", "0.9", "--model", str(path),
+                 "--seed", "5", "--engine", "cached", "--out", str(out)]) == 0
+    a, b = torch.eye(2)
+
+    def at(t: int) -> torch.Tensor:
+        s = t / 8000
+        w = min(1.0, max(0.0, (s - 0.2) / 0.6))
+        return torch.lerp(a, b, w)[None]
+
+    codes = generate(model, at(0), 7200, engine="cached", seed=5, cond_at=at, control_every=400)
+    want = mu_law_decode(codes, 256).numpy()[0]
+    got, _ = sf.read(str(out), dtype="float32")
+    assert len(got) == 7200
+    np.testing.assert_allclose(got, want, atol=1 / 32768 + 1e-6)

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import soundfile as sf
 import torch
 
 from wavegen.audio import mu_law_decode, mu_law_encode, read_audio, resample
-from wavegen.automation import SAMPLING_TRACKS, load_automation
+from wavegen.automation import SAMPLING_TRACKS, Automation, load_automation
 from wavegen.clipnames import clip_filename
 from wavegen.config import check_sampling
 from wavegen.engine import resolve_device, resolve_engine, stream
@@ -109,6 +109,45 @@ def conditioning_track(spec: str, vocab: list[str], label_kind: str, from_tags: 
     points = parse_trajectory(spec, lambda point: condition_vector(point, vocab, label_kind,
                                                                    from_tags))
     return lambda seconds: trajectory_value(points, seconds)
+
+
+def settings_track(auto: Automation, rate: int, defaults: tuple[float, float, float]
+                   ) -> Callable[[int], tuple[float, float, float]]:
+    """Sample index -> (temperature, top_p, guidance) of an automation file, ``defaults``
+    where it has no such track."""
+    def at(t: int) -> tuple[float, float, float]:
+        temperature, top_p, guidance = (auto.setting_at(name, t / rate, d)
+                                        for name, d in zip(SAMPLING_TRACKS, defaults, strict=True))
+        return temperature, top_p, guidance
+    return at
+
+
+def write_clips(chunks: Iterator[torch.Tensor], plan: list[tuple[str, Path]], rate: int,
+                n_classes: int, n_samples: int) -> None:
+    """Decode code chunks (B, n) and append row b to ``plan[b]``'s file as they come, under
+    temporary names renamed when all are complete; a progress bar shows the speed."""
+    bar = progress(total=n_samples, unit="sample", unit_scale=True, desc="synth")
+    start = time.perf_counter()
+    with ExitStack() as stack:
+        files, tmps = [], []
+        for _, path in plan:
+            fmt, subtype = output_format(path)
+            tmps.append(stack.enter_context(atomic_output(path, suffix=path.suffix)))
+            files.append(stack.enter_context(
+                sf.SoundFile(str(tmps[-1]), "w", rate, 1, subtype, format=fmt)))
+        for chunk in chunks:
+            audio = mu_law_decode(chunk, n_classes).numpy()  # (B, n)
+            for fh, row, tmp, (_, path) in zip(files, audio, tmps, plan, strict=True):
+                try:
+                    fh.write(row)
+                except sf.LibsndfileError as err:  # a full disk
+                    raise write_failure(path, tmp, err) from err
+            bar.update(chunk.shape[1])
+            speed = bar.n / (time.perf_counter() - start) / rate
+            bar.set_postfix_str(f"{speed:.2f}x real time")
+        for fh in files:
+            fh.close()
+    bar.close()
 
 
 def load_primer(path: str | os.PathLike[str], rate: int, n_classes: int, rows: int
@@ -200,12 +239,7 @@ def synthesize(
                else None)
     sampling_at = None
     if auto is not None:
-        defaults_now = (temperature, top_p, guidance)
-
-        def sampling_at(t: int) -> tuple[float, float, float]:
-            return tuple(auto.setting_at(name, t / rate, d)  # type: ignore[return-value]
-                         for name, d in zip(SAMPLING_TRACKS, defaults_now, strict=True))
-
+        sampling_at = settings_track(auto, rate, (temperature, top_p, guidance))
         temperature, top_p, guidance = sampling_at(0)
     n_samples = int(round(duration * info.sample_rate))
     if n_samples < 1:
@@ -214,32 +248,11 @@ def synthesize(
                                                     info.config.n_classes, len(plan))
     weights = net.export_weights()
     resolve_engine(engine, device, weights)  # a bad engine name fails before the bar is drawn
-    bar = progress(total=n_samples, unit="sample", unit_scale=True, desc="synth")
-    start = time.perf_counter()
-    with ExitStack() as stack:
-        files, tmps = [], []
-        for _, path in plan:
-            fmt, subtype = output_format(path)
-            tmps.append(stack.enter_context(atomic_output(path, suffix=path.suffix)))
-            files.append(stack.enter_context(
-                sf.SoundFile(str(tmps[-1]), "w", info.sample_rate, 1, subtype, format=fmt)))
-        for chunk in stream(weights, cond, n_samples, engine=engine, temperature=temperature,
-                            top_p=top_p, seed=seed, device=device, guidance=guidance,
-                            primer=primer, cond_at=cond_at,
-                            control_every=max(1, rate // CONTROL_RATE),
-                            sampling_at=sampling_at, guided=guided):
-            audio = mu_law_decode(chunk, info.config.n_classes).numpy()  # (B, n)
-            for fh, row, tmp, (_, path) in zip(files, audio, tmps, plan, strict=True):
-                try:
-                    fh.write(row)
-                except sf.LibsndfileError as err:  # a full disk
-                    raise write_failure(path, tmp, err) from err
-            bar.update(chunk.shape[1])
-            rate = bar.n / (time.perf_counter() - start)
-            bar.set_postfix_str(f"{rate / info.sample_rate:.2f}x real time")
-        for fh in files:
-            fh.close()
-    bar.close()
+    chunks = stream(weights, cond, n_samples, engine=engine, temperature=temperature,
+                    top_p=top_p, seed=seed, device=device, guidance=guidance, primer=primer,
+                    cond_at=cond_at, control_every=max(1, rate // CONTROL_RATE),
+                    sampling_at=sampling_at, guided=guided)
+    write_clips(chunks, plan, rate, info.config.n_classes, n_samples)
     paths = [p for _, p in plan]
     log.info("wrote %d clip(s) of %.2f s at %d Hz", len(paths), n_samples / info.sample_rate,
              info.sample_rate)
