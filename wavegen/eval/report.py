@@ -96,8 +96,9 @@ def plot_spectrogram(samples: np.ndarray, rate: int, png: Path) -> None:
     """Power spectrogram in dB (re full scale) with time and frequency axes and a colour bar;
     the colour range is fixed (-100..0 dB) so that clips compare across the page."""
     fig, ax = plt.subplots(figsize=(4.2, 2.4))
-    *_, image = ax.specgram(samples + 1e-9, NFFT=512, Fs=rate, noverlap=384, cmap="magma",
-                            vmin=-100, vmax=0)
+    with np.errstate(divide="ignore"):  # digital silence: -inf dB, drawn at the floor colour
+        *_, image = ax.specgram(samples, NFFT=512, Fs=rate, noverlap=384, cmap="magma",
+                                vmin=-100, vmax=0)
     ax.set_xlabel("time (s)", fontsize=7)
     ax.set_ylabel("frequency (Hz)", fontsize=7)
     ax.tick_params(labelsize=6)
