@@ -50,12 +50,8 @@ class Automation:
         points = self.sampling.get(name)
         if not points:
             return default
-        if seconds <= points[0][0]:
-            return points[0][1]
-        for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
-            if seconds <= t1:
-                return v0 + (v1 - v0) * (seconds - t0) / (t1 - t0)
-        return points[-1][1]
+        as_tensors = [(t, torch.tensor(v, dtype=torch.float64)) for t, v in points]
+        return float(trajectory_value(as_tensors, seconds))
 
     def guided(self, default_guidance: float) -> bool:
         """Whether any moment of the clip is sampled with guidance other than 1."""

@@ -23,9 +23,8 @@ class CachedEngine:
         self.H = H
         # Per-layer transposed weights: activations are row vectors (B, channels).
         self.dil_wt = [w.dil_weight[i].T.contiguous() for i in range(w.n_layers)]  # (2R, G)
-        self.gate_bias = [
-            w.dil_bias[i] + cond @ w.cond_weight[i].T for i in range(w.n_layers)
-        ]  # (B, G) each: conditioning projected once
+        # (B, G) each, views of one (B, L, G) tensor: conditioning projected once
+        self.gate_bias = list(w.gate_biases(cond).unbind(1))
         self.res_wt = [w.res_weight[i].T.contiguous() for i in range(w.n_layers - 1)]  # (H, R)
         self.skip_wt = [w.skip_weight[i].T.contiguous() for i in range(w.n_layers)]  # (H, S)
         self.skip_bias = w.skip_bias.sum(0)  # (S,)
@@ -37,10 +36,9 @@ class CachedEngine:
     def set_cond(self, cond: torch.Tensor) -> None:
         """New conditioning (B, C) from the next step on: the gate biases are re-projected in
         place (a captured CUDA graph of the ``graph`` engine reads the same buffers)."""
-        w = self.w
-        cond = cond.to(self.gate_bias[0].device, self.gate_bias[0].dtype)
-        for i in range(w.n_layers):
-            self.gate_bias[i].copy_(w.dil_bias[i] + cond @ w.cond_weight[i].T)
+        new = self.w.gate_biases(cond.to(self.gate_bias[0].device, self.gate_bias[0].dtype))
+        for old, layer in zip(self.gate_bias, new.unbind(1), strict=True):
+            old.copy_(layer)
 
     def step(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""

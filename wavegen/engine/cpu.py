@@ -157,8 +157,7 @@ class CpuEngine:
         2Hp): the tanh then the sigmoid channels of each of the P parts (zero-padded)."""
         P, H = self.P, w.gate_channels // 2
         with torch.no_grad():
-            bias = torch.stack([w.dil_bias[i] + cond.float() @ w.cond_weight[i].T
-                                for i in range(w.n_layers)], 1)  # (B, L, G)
+            bias = w.gate_biases(cond.float())  # (B, L, G)
             parts = torch.cat([_parts(bias.narrow(2, 0, H), 2, P),
                                _parts(bias.narrow(2, H, H), 2, P)], 3)  # (B, L, P, 2Hp)
         return _np(parts.permute(0, 2, 1, 3))

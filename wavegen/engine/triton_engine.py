@@ -79,8 +79,7 @@ class TritonEngine:
         dev = cond.device
         with torch.no_grad():
             self.dil_wt = w.dil_weight.transpose(1, 2).contiguous()  # (L, 2R, G)
-            self.gate_bias = torch.stack([w.dil_bias[i] + cond.float() @ w.cond_weight[i].T
-                                          for i in range(L)], 1).contiguous()  # (B, L, G)
+            self.gate_bias = w.gate_biases(cond.float()).contiguous()  # (B, L, G)
             self.skip_wt = w.skip_weight.transpose(1, 2).contiguous()  # (L, H, S)
             zero_r = w.res_weight.new_zeros(1, R, H)
             # (L, H, R) and (L, R): zero after the last layer
@@ -162,11 +161,8 @@ class TritonEngine:
     def set_cond(self, cond: torch.Tensor) -> None:
         """New conditioning (B, C) from the next sample on, written into the gate-bias buffer
         the kernels read (the caches carry on)."""
-        w = self._w_dev
         with torch.no_grad():
-            self.gate_bias.copy_(torch.stack(
-                [w.dil_bias[i] + cond.to(self.gate_bias.device).float() @ w.cond_weight[i].T
-                 for i in range(w.n_layers)], 1))
+            self.gate_bias.copy_(self._w_dev.gate_biases(cond.to(self.gate_bias.device).float()))
 
     def _weights(self) -> tuple[torch.Tensor, ...]:
         """The laid-out weights in the kernels' argument order."""

@@ -105,6 +105,12 @@ class WaveNetWeights:
         if G % 2:
             raise ValueError(f"gate channels must be even, got {G}")
 
+    def gate_biases(self, cond: torch.Tensor) -> torch.Tensor:
+        """Each layer's gate bias with the conditioning projected in: cond (B, C) -> (B, L, G).
+        The engines compute it once per conditioning (at construction and in ``set_cond``)."""
+        return torch.stack([self.dil_bias[i] + cond @ self.cond_weight[i].T
+                            for i in range(self.n_layers)], 1)
+
     def tensors(self) -> dict[str, torch.Tensor]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "dilations"}
 
