@@ -52,6 +52,13 @@ def _parts(t: torch.Tensor, dim: int, parts: int) -> torch.Tensor:
     return t.reshape(*t.shape[:dim], parts, size, *t.shape[dim + 1:])
 
 
+def _gate_parts(t: torch.Tensor, dim: int, H: int, parts: int) -> torch.Tensor:
+    """Gate channels (dim ``dim``: tanh half, then sigmoid half, H each) split into ``parts``
+    groups, each its tanh then its sigmoid channels (zero-padded to Hp): dim -> (parts, 2Hp)."""
+    return torch.cat([_parts(t.narrow(dim, 0, H), dim, parts),
+                      _parts(t.narrow(dim, H, H), dim, parts)], dim + 1)
+
+
 def _np(t: torch.Tensor, dtype=np.float32) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype)
 
@@ -91,12 +98,10 @@ class CpuEngine:
         cond = cond.float()
         mat = _np if precision == "fp32" else _bf16
         with torch.no_grad():
-            gate = lambda t, d: torch.cat([_parts(t.narrow(d, 0, H), d, P),  # noqa: E731
-                                           _parts(t.narrow(d, H, H), d, P)], d + 1)
             # (L, P, 2Hp, 2R) -> (P, L, 2, R, 2Hp): tanh then sigmoid channels of each part,
             # for the dilated past input, then for the current one.
-            self.dil_wt = mat(gate(w.dil_weight, 1).permute(1, 0, 3, 2)
-                          .reshape(P, L, 2, R, -1))
+            self.dil_wt = mat(_gate_parts(w.dil_weight, 1, H, P).permute(1, 0, 3, 2)
+                              .reshape(P, L, 2, R, -1))
             self.gate_bias = self._gate_bias(w, cond)  # (B, P, L, 2Hp)
             # Residual (zero after the last layer) and skip 1x1s, (P, L, Hp (R + S)): one
             # (Hp, R + S) matrix per layer for P = 1, else (Hp, R) then (Hp, S).
@@ -155,11 +160,9 @@ class CpuEngine:
     def _gate_bias(self, w: WaveNetWeights, cond: torch.Tensor) -> np.ndarray:
         """Each layer's gate bias with the conditioning projected, cond (B, C) -> (B, P, L,
         2Hp): the tanh then the sigmoid channels of each of the P parts (zero-padded)."""
-        P, H = self.P, w.gate_channels // 2
         with torch.no_grad():
             bias = w.gate_biases(cond.float())  # (B, L, G)
-            parts = torch.cat([_parts(bias.narrow(2, 0, H), 2, P),
-                               _parts(bias.narrow(2, H, H), 2, P)], 3)  # (B, L, P, 2Hp)
+            parts = _gate_parts(bias, 2, w.gate_channels // 2, self.P)  # (B, L, P, 2Hp)
         return _np(parts.permute(0, 2, 1, 3))
 
     def set_cond(self, cond: torch.Tensor) -> None:
