@@ -11,7 +11,9 @@ linearly, before the first and after the last it holds::
 
 ``genre`` (a genre, a mix as ``--genre`` writes it, or a mapping of weights) or, for a tag
 model, ``tags`` (``"rock,guitar"`` or a list of tags) is required; the sampling tracks are
-optional (missing: the ``synth`` flags, else the model's defaults).
+optional (missing: the ``synth`` flags, else the model's defaults). A ``guidance`` track, for a
+model trained with conditioning dropout, runs the unconditional twins throughout, even where the
+scale is 1: that is how ``wavegen live`` played the take it recorded.
 """
 
 from __future__ import annotations
@@ -53,10 +55,15 @@ class Automation:
         as_tensors = [(t, torch.tensor(v, dtype=torch.float64)) for t, v in points]
         return float(trajectory_value(as_tensors, seconds))
 
-    def guided(self, default_guidance: float) -> bool:
-        """Whether any moment of the clip is sampled with guidance other than 1."""
+    def guided(self, default_guidance: float, can_guide: bool = False) -> bool:
+        """Whether the clip runs the unconditional twins: where any moment is sampled with
+        guidance other than 1, and, for a model that can guide (``can_guide``: trained with
+        conditioning dropout), wherever the file has a guidance track at all (as a live take
+        of such a model did, even at scale 1)."""
         points = self.sampling.get("guidance")
-        return any(v != 1.0 for _, v in points) if points else default_guidance != 1.0
+        if not points:
+            return default_guidance != 1.0
+        return can_guide or any(v != 1.0 for _, v in points)
 
 
 def load_automation(path: str | os.PathLike[str],

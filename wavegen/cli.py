@@ -124,6 +124,14 @@ def _synth(a: argparse.Namespace) -> None:
         print(p)
 
 
+def _live(a: argparse.Namespace) -> None:
+    from wavegen.live import start_live
+    from wavegen.live.server import serve_forever
+
+    serve_forever(start_live(a.model, host=a.host, port=a.port, engine=a.engine,
+                             device=a.device, genre=a.genre, lead=a.lead_ms / 1000))
+
+
 def _bench(a: argparse.Namespace) -> None:
     from wavegen.bench import run_bench
     from wavegen.engine import resolve_device
@@ -274,6 +282,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--prime", default=None,
                     help="audio file to continue: it fills the engine's caches and the WAVs "
                          "hold the continuation only")
+
+    sp = add("live", _live, "Play a model in the browser and steer it while it sounds: genre "
+             "mix, temperature, top-p, guidance; record a take as WAV + automation file.")
+    sp.add_argument("--model", default=None,
+                    help="model file or checkpoint (default: the packaged default model)")
+    sp.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (%(default)s); anything but loopback lets others "
+                         "play it (warns)")
+    number(sp, "--port", int, 1, 65535, default=8100, help="TCP port (%(default)s)")
+    sp.add_argument("--genre", default=None,
+                    help="the genre (or tag) a take starts with (default: the model's first)")
+    number(sp, "--lead-ms", float, 50.0, 2000.0, default=150.0,
+           help="audio generated ahead of the playhead, in ms: more survives CPU hiccups, "
+                "less hears a change sooner (it lands within about this + 50 ms)")
+    sp.add_argument("--engine", default="auto", help="generation engine, as for synth")
+    sp.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
 
     sp = add("bench", _bench, "Measure generation speed per engine and batch size.")
     sp.add_argument("--config", default="BENCH",

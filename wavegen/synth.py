@@ -217,7 +217,8 @@ def synthesize(
     auto = None if automation is None else load_automation(
         automation, lambda s: condition_vector(s, info.vocab, info.label_kind,
                                                info.label_kind == "utt2tags"), info.label_kind)
-    guided = guidance != 1.0 if auto is None else auto.guided(guidance)
+    guided = guidance != 1.0 if auto is None else auto.guided(guidance,
+                                                                   info.null_condition)
     if guided and not info.null_condition:
         raise WavegenError(
             "guidance other than 1 (--guidance, the model's default or the automation file) "

@@ -1,0 +1,60 @@
+"""``wavegen live``: play a model in the browser and steer it while it sounds.
+
+:mod:`~wavegen.live.controls` checks the controls and writes a take as an automation file,
+:mod:`~wavegen.live.player` generates a little ahead of the browser's playhead in its own thread,
+:mod:`~wavegen.live.server` serves the page and the websocket (aiohttp), and ``page/`` holds the
+page and its AudioWorklet. docs/live.md describes the design and its measurements.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+from wavegen.engine import resolve_device, resolve_engine
+from wavegen.errors import WavegenError
+from wavegen.live.controls import initial_controls
+from wavegen.live.player import LivePlayer, ModelInfo
+from wavegen.live.server import LiveServer
+from wavegen.models.io import load_model
+
+MAX_LEAD = 2.0  # seconds
+
+
+def start_live(model: str | os.PathLike[str] | None = None, host: str = "127.0.0.1",
+               port: int = 8100, engine: str = "auto", device: str = "cpu",
+               genre: str | None = None, lead: float = 0.15) -> LiveServer:
+    """Load a model (default: the packaged one) and serve it live; returns the started server.
+
+    Args:
+        genre: the label a take starts with (default: the model's first).
+        lead: seconds of audio generated ahead of the playhead: higher survives more CPU
+            hiccups, lower hears changes sooner (a change lands within about lead + 50 ms).
+
+    Raises:
+        WavegenError: a bad model, engine, device, genre or lead, or an address in use.
+    """
+    if not 0.05 <= lead <= MAX_LEAD:
+        raise WavegenError(f"--lead must be from 0.05 to {MAX_LEAD} seconds, got {lead}")
+    dev = resolve_device(device)
+    net, info = load_model(model)
+    weights = net.export_weights()
+    resolve_engine(engine, dev, weights)
+    defaults = dict(info.synth_defaults)
+    if not info.null_condition:
+        defaults["guidance"] = 1.0  # nothing to guide with; the page disables the slider
+    controls = initial_controls(info.vocab, info.label_kind, defaults, genre)
+    player = LivePlayer(ModelInfo(weights, info.vocab, info.label_kind, info.sample_rate,
+                                  info.null_condition), controls, engine=engine, device=str(dev),
+                        lead=lead)
+    flags = [*(["--model", str(model)] if model is not None else []),
+             *(["--engine", engine] if engine != "auto" else []),
+             *(["--device", str(dev)] if dev.type != "cpu" else [])]
+    try:
+        return LiveServer(player, host, port, " ".join(map(shlex.quote, flags))).start()
+    except BaseException:
+        player.close()
+        raise
+
+
+__all__ = ["LiveServer", "start_live"]
