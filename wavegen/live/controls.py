@@ -140,7 +140,7 @@ def _mix(weights: Any, vocab: list[str], label_kind: str) -> tuple[tuple[str, fl
         raise WavegenError(f"all {kind} weights are zero: raise at least one above zero")
     if label_kind == "utt2tags":
         return tuple((name, 1.0) for name, _ in chosen)
-    total = math.fsum(w for _, w in chosen)
+    total = sum(w for _, w in chosen)
     if not math.isfinite(total):
         raise WavegenError("the weights are too large to add up; use numbers up to 1e300")
     return tuple((name, w / total) for name, w in chosen)
@@ -157,11 +157,13 @@ class ControlLog:
         self.control_every = control_every
         self.rate = rate
         self.changes: list[tuple[int, Controls]] = []  # (block start, controls from there on)
+        self.last_block = -1
 
     def record(self, start: int, controls: Controls) -> bool:
         """Note the controls of the block starting at ``start``; True if they changed."""
-        if self.changes and start <= self.changes[-1][0]:
-            raise ValueError(f"block {start} is not after block {self.changes[-1][0]}")
+        if start <= self.last_block:
+            raise ValueError(f"block {start} is not after block {self.last_block}")
+        self.last_block = start
         if self.changes and self.changes[-1][1] == controls:
             return False
         self.changes.append((start, controls))

@@ -106,6 +106,7 @@ class LivePlayer:
         self._cond = threading.Condition()
         self._emit: Emit | None = None
         self._take: _Take | None = None
+        self._takes = 0
         self._paused = False
         self._stopped = False
         self._busy = [0.0, 0]  # seconds generating, samples generated (since the last stats)
@@ -201,8 +202,8 @@ class LivePlayer:
 
     # -- helpers (hold the lock) -------------------------------------------------------------
     def _new_take(self, seed: int, controls: Controls) -> _Take:
-        number = self._take.number + 1 if self._take else 1
-        self._take = _Take(number, seed, controls, ControlLog(self.control_every,
+        self._takes += 1  # numbered over the server's life: a late frame never looks current
+        self._take = _Take(self._takes, seed, controls, ControlLog(self.control_every,
                                                               self.model.rate))
         self._cond.notify_all()
         return self._take

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 16 * 1024  # bytes: a controls message is well under 1 KB
 SEED_MAX = 2**32 - 1
+KINDS = "controls, played, pause, seed, record"
 STATS_EVERY = 1.0  # seconds
 PAGE_FILES = {"index.html": "text/html", "live.js": "text/javascript",
               "worklet.js": "text/javascript", "style.css": "text/css"}
@@ -203,8 +204,9 @@ class LiveApp:
                                             _integer(msg["samples"], "samples"))
                 rec["flags"] = self.synth_flags
                 return rec
-            raise Refused(f"unknown message type {str(kind)[:40]!r}; known: controls, played, "
-                          "pause, seed, record")
+            if kind is None:
+                raise Refused(f"a message needs a 'type': one of {KINDS}")
+            raise Refused(f"unknown message type {str(kind)[:40]!r}; known: {KINDS}")
         except WavegenError as err:
             return _error(str(err), msg_id if isinstance(msg_id, int) else None)
         except Exception:  # a bug must not take the server down: log it, tell the page
