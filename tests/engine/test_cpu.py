@@ -117,3 +117,69 @@ def test_the_kernel_compiles_once_and_later_processes_load_it(tmp_path):
     assert "(2 compiled, 0 loaded from the cache)" in runs[0].stdout
     assert "(0 compiled, 2 loaded from the cache)" in runs[1].stdout
     assert list(tmp_path.rglob("*.nbi"))
+
+
+def _full_sort_code(logits, u, temperature, top_p):
+    """The kernel's sampling with every code sorted (what it did before sorting only the
+    nucleus candidates), in the same float32 steps."""
+    import numpy as np
+
+    from wavegen.engine.cpu_kernels import _exp_inplace
+
+    probs = (logits / np.float32(temperature)).astype(np.float32)
+    probs -= probs.max()
+    _exp_inplace(probs, np.empty(len(probs), np.int32), len(probs))
+    total = np.float32(0.0)
+    for p in probs:
+        total = np.float32(total + p)
+    probs = (probs / total).astype(np.float32)
+    order = np.argsort(-probs, kind="mergesort")
+    run, p32 = 0.0, np.float32(top_p)
+    for i in order:
+        p = probs[i]
+        before = np.float32(np.float32(run + p) - p)
+        run += float(p)
+        if before >= p32:
+            probs[i] = 0.0
+    cdf = np.cumsum(probs.astype(np.float64)).astype(np.float32)
+    target = np.float32(np.float32(u) * cdf[-1])
+    hits = np.nonzero(cdf > target)[0]
+    return int(hits[0]) if len(hits) else len(probs) - 1
+
+
+SHAPES_OF_P = ["peaky", "flat", "ties", "two", "tail"]
+
+
+@pytest.mark.parametrize("shape", SHAPES_OF_P)
+def test_sorting_only_the_nucleus_candidates_draws_the_codes_a_full_sort_draws(shape):
+    import numpy as np
+
+    from wavegen.engine.cpu_kernels import sample_code
+
+    rng = np.random.default_rng(SHAPES_OF_P.index(shape))
+    A = 256
+    for trial in range(400):
+        if shape == "peaky":
+            logits = rng.standard_normal(A) * rng.uniform(2, 12)
+        elif shape == "flat":
+            logits = rng.standard_normal(A) * rng.uniform(0, 0.3)
+        elif shape == "ties":
+            logits = rng.integers(0, 4, A).astype(float) * rng.uniform(0.5, 6)
+        elif shape == "two":
+            logits = np.full(A, -30.0)
+            logits[rng.integers(0, A, 2)] = rng.uniform(-1, 1, 2)
+        else:  # four likely codes holding h, a flat tail, the cut just inside the tail
+            h = rng.uniform(0.2, 0.9)
+            probs = np.full(A, (1 - h) / (A - 4)) * rng.uniform(0.98, 1.0, A)
+            probs[rng.choice(A, 4, replace=False)] = h / 4 * rng.uniform(0.5, 1.5, 4)
+            logits = np.log(probs)
+        logits = logits.astype(np.float32)
+        u = np.float32(rng.random())
+        top_p = float(rng.choice([0.05, 0.5, 0.9, 0.95, 0.99, 0.999999, rng.uniform(0.01, 1)]))
+        if shape == "tail":
+            top_p, u = min(h + rng.uniform(0, 0.05), 0.999), np.float32(rng.uniform(0.8, 1))
+        temperature = 1.0 if shape == "tail" else float(rng.choice([0.5, 0.9, 1.0, 2.0]))
+        want = _full_sort_code(logits, u, temperature, top_p)
+        got = sample_code(logits, u, temperature, top_p, np.empty(A, np.float32),
+                          np.empty(A, np.int64), np.empty(A, np.int32))
+        assert got == want, (trial, top_p, temperature)

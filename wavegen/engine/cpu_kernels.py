@@ -223,6 +223,42 @@ def _gate(z, h, e, bits, M, Hp):
             h[m, c] = t if z[m, c] >= 0 else -t
 
 
+# Mass above top_p the candidates must hold for the codes left out to be dropped whatever the
+# float32 rounding of the running sum (a few 1e-7 near 1); and the most candidates worth an
+# insertion sort (more: sort all codes).
+_NUCLEUS_MARGIN = 1e-5
+_MAX_CANDIDATES = 96
+
+
+@njit(nogil=True, cache=True)
+def _nucleus_candidates(probs, top_p, order):
+    """order[:n] <- the codes of probability >= (1 - top_p - margin) / A, most probable first
+    (ties in index order); n = A (all codes sorted) when they are too many or hold too little
+    of the mass to decide the cut. probs (A,) float32 sum to 1; order (A,) int64 scratch."""
+    A = probs.shape[0]
+    theta = (1.0 - top_p - _NUCLEUS_MARGIN) / A
+    n = 0
+    mass = 0.0
+    if theta > 0.0:
+        for a in range(A):
+            if probs[a] >= theta:
+                order[n] = a
+                n += 1
+                mass += probs[a]
+    if theta <= 0.0 or n > _MAX_CANDIDATES or mass < top_p + _NUCLEUS_MARGIN:
+        order[:] = np.argsort(-probs, kind="mergesort")
+        return A
+    for i in range(1, n):  # insertion sort, stable: an equal key stays after earlier indices
+        key = order[i]
+        pk = probs[key]
+        j = i - 1
+        while j >= 0 and probs[order[j]] < pk:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = key
+    return n
+
+
 @njit(nogil=True, cache=True)
 def sample_code(logits, u, temperature, top_p, probs, order, bits):
     """Inverse-CDF sample of one row. logits (A,) float32, u float32 -> code.
@@ -245,16 +281,24 @@ def sample_code(logits, u, temperature, top_p, probs, order, bits):
     for a in range(A):
         probs[a] = probs[a] / total
     if top_p < 1.0:
-        # Stable descending order (ties keep index order, as torch's sort does in practice).
-        order[:] = np.argsort(-probs, kind="mergesort")
+        # Stable descending order (ties keep index order, as torch's sort does in practice),
+        # of the candidates only: the codes of probability >= theta hold more than top_p of
+        # the mass (the rest hold < A * theta), so every code below theta comes after the cut
+        # and is dropped. Sorting those few instead of all A codes gives the same result.
+        n = _nucleus_candidates(probs, top_p, order)
         run = 0.0
         p32 = np.float32(top_p)
-        for i in range(A):
+        for i in range(n):
             p = probs[order[i]]
             before = np.float32(np.float32(run + p) - p)  # cumsum(sorted) - sorted, in float32
             run += p
             if before >= p32:
                 probs[order[i]] = np.float32(0.0)
+        if n < A:
+            theta = (1.0 - top_p - _NUCLEUS_MARGIN) / A
+            for a in range(A):
+                if probs[a] < theta:
+                    probs[a] = np.float32(0.0)
     acc = 0.0
     for a in range(A):
         acc += probs[a]
