@@ -119,7 +119,7 @@ def _synth(a: argparse.Namespace) -> None:
     paths = synthesize(a.genre, a.duration, out=a.out, out_dir=a.out_dir, count=a.count,
                        model=a.model, seed=a.seed, temperature=a.temperature, top_p=a.top_p,
                        engine=a.engine, device=a.device, guidance=a.guidance, tags=a.tags,
-                       prime=a.prime, automation=a.automation)
+                       prime=a.prime, automation=a.automation, threads=a.threads)
     for p in paths:
         print(p)
 
@@ -129,7 +129,8 @@ def _live(a: argparse.Namespace) -> None:
     from wavegen.live.server import serve_forever
 
     serve_forever(start_live(a.model, host=a.host, port=a.port, engine=a.engine,
-                             device=a.device, genre=a.genre, lead=a.lead_ms / 1000))
+                             device=a.device, genre=a.genre, lead=a.lead_ms / 1000,
+                             threads=a.threads))
 
 
 def _bench(a: argparse.Namespace) -> None:
@@ -282,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--prime", default=None,
                     help="audio file to continue: it fills the engine's caches and the WAVs "
                          "hold the continuation only")
+    number(sp, "--threads", int, 1, 1024, default=None,
+           help="cores the cpu engine uses (default: all); its samples depend on the count, "
+                "so a live take renders again with the take's count")
 
     sp = add("live", _live, "Play a model in the browser and steer it while it sounds: genre "
              "mix, temperature, top-p, guidance; record a take as WAV + automation file.")
@@ -298,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "less hears a change sooner (it lands within about this + 50 ms)")
     sp.add_argument("--engine", default="auto", help="generation engine, as for synth")
     sp.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    number(sp, "--threads", int, 1, 1024, default=1,
+           help="cores the cpu engine uses (%(default)s: the browser playing it keeps the "
+                "others; a small model runs as fast on one core as split over two)")
 
     sp = add("bench", _bench, "Measure generation speed per engine and batch size.")
     sp.add_argument("--config", default="BENCH",

@@ -175,6 +175,7 @@ def synthesize(
     tags: str | None = None,
     prime: str | os.PathLike[str] | None = None,
     automation: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
 ) -> list[Path]:
     """Generate clips and write them at the model's rate: 16-bit PCM WAV, or the format the
     suffix of ``out`` names (``OUTPUT_FORMATS``: .wav, .flac, .ogg, .mp3).
@@ -198,6 +199,8 @@ def synthesize(
         automation: instead of ``genre``/``tags``, a JSON file of time points for the
             conditioning and the sampling settings (:mod:`wavegen.automation`); clips are
             named after the file.
+        threads: cores the ``cpu`` engine uses (default: all). Its samples depend on the
+            count, so rendering a ``wavegen live`` take again takes the take's count.
 
     Returns:
         The written paths.
@@ -252,7 +255,7 @@ def synthesize(
     chunks = stream(weights, cond, n_samples, engine=engine, temperature=temperature,
                     top_p=top_p, seed=seed, device=device, guidance=guidance, primer=primer,
                     cond_at=cond_at, control_every=max(1, rate // CONTROL_RATE),
-                    sampling_at=sampling_at, guided=guided)
+                    sampling_at=sampling_at, guided=guided, threads=threads)
     write_clips(chunks, plan, rate, info.config.n_classes, n_samples)
     paths = [p for _, p in plan]
     log.info("wrote %d clip(s) of %.2f s at %d Hz", len(paths), n_samples / info.sample_rate,

@@ -183,3 +183,16 @@ def test_sorting_only_the_nucleus_candidates_draws_the_codes_a_full_sort_draws(s
         got = sample_code(logits, u, temperature, top_p, np.empty(A, np.float32),
                           np.empty(A, np.int64), np.empty(A, np.int32))
         assert got == want, (trial, top_p, temperature)
+
+
+def test_the_thread_count_reaches_the_cpu_engine_and_is_checked():
+    from wavegen.engine import build_engine
+    from wavegen.errors import WavegenError
+
+    w = random_model(SHAPES[0], 0).export_weights()
+    cond = torch.eye(w.n_cond)[:1]
+    assert build_engine(w, cond, "cpu", threads=1).threads == 1
+    assert build_engine(w, cond, "cached", threads=1).name == "cached"  # others ignore it
+    for bad in (0, -1):
+        with pytest.raises(WavegenError, match="threads must be >= 1"):
+            build_engine(w, cond, "cpu", threads=bad)

@@ -104,7 +104,8 @@ def test_play_steer_record_and_render_back(browser, server, tmp_path):
     tracks = json.loads(auto.read_text())
     assert len(tracks["genre"]) > 10 and len(tracks["temperature"]) > 10
     out = tmp_path / "render.wav"
-    synthesize(None, rec["seconds"], out=out, automation=auto, seed=rec["seed"])
+    assert rec["command"].endswith("--threads 1")
+    synthesize(None, rec["seconds"], out=out, automation=auto, seed=rec["seed"], threads=1)
     rendered, _ = sf.read(out, dtype="int16")
     np.testing.assert_array_equal(rendered, played)
 

@@ -58,7 +58,12 @@ class Client:
         msg = await self.ws.receive_json(timeout=30)
         assert msg["type"] == "hello"
         self.take = msg["take"]
+        await self.ready()
         return msg
+
+    async def ready(self):
+        """What the page's worklet says when a take starts: generation waits for it."""
+        await self.send({"type": "played", "take": self.take, "samples": 0, "playing": False})
 
     def samples(self, take=None) -> int:
         return sum(len(a) for a in self.audio.get(take or self.take, []))
@@ -82,6 +87,7 @@ class Client:
                     self.events.append(event)
                     if event["type"] == "take":
                         self.take = event["take"]
+                        await self.ready()
                 else:
                     raise AssertionError(f"connection ended: {msg.type} {msg.data}")
         await asyncio.wait_for(loop(), timeout)
@@ -294,11 +300,12 @@ def test_a_recorded_take_renders_back_sample_for_sample(server, model_path, tmp_
 
     client, rec = run(go())
     assert rec["seed"] == 77 and rec["samples"] / RATE == rec["seconds"]
-    assert rec["flags"] == f"--model {model_path}"
+    assert rec["flags"] == f"--model {model_path} --threads 1"
     auto = tmp_path / "take.json"
     auto.write_text(json.dumps(rec["automation"]))
     out = tmp_path / "render.wav"
-    synthesize(None, rec["seconds"], out=out, model=model_path, automation=auto, seed=77)
+    synthesize(None, rec["seconds"], out=out, model=model_path, automation=auto, seed=77,
+               threads=1)
     rendered, rate = sf.read(out, dtype="int16")
     played = np.concatenate(client.audio[client.take])[:rec["samples"]]
     assert rate == RATE and len(rendered) == rec["samples"]
@@ -355,3 +362,20 @@ def test_the_command_line_reports_a_bad_genre(model_path, capsys):
 
     assert main(["live", "--model", str(model_path), "--genre", "polka"]) == 2
     assert "unknown genre 'polka'; known: blues, jazz, rock" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["live", "synth"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "1.5", "x", ""])
+def test_threads_must_be_a_positive_whole_number(command, value, capsys):
+    from wavegen.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--threads", value, *(["--genre", "rock"] if command == "synth" else [])])
+    assert exit_.value.code == 2
+    assert "--threads" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True, "2"])
+def test_start_live_refuses_bad_threads(model_path, threads):
+    with pytest.raises(WavegenError, match="--threads must be a whole number"):
+        start_live(model_path, port=0, threads=threads)

@@ -86,11 +86,21 @@ def _prepare(
 
 def build_engine(
     model_or_weights: WaveNet | WaveNetWeights, cond: torch.Tensor, engine: str = "auto",
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "cpu", threads: int | None = None,
 ) -> Engine:
-    """Instantiate an engine with fresh (silent) state for a conditioning batch (B, C)."""
+    """Instantiate an engine with fresh (silent) state for a conditioning batch (B, C).
+
+    ``threads``: the cores the ``cpu`` engine uses (default: all usable; other engines ignore
+    it). The cpu engine's results depend on it (how the work is split changes the order of
+    some sums), so a render that must match another uses the same count.
+    """
+    if threads is not None and threads < 1:
+        raise WavegenError(f"threads must be >= 1, got {threads}")
     w, cond = _prepare(model_or_weights, cond, device)
-    return ENGINES[resolve_engine(engine, device, w)](w, cond)
+    name = resolve_engine(engine, device, w)
+    if name == "cpu" and threads is not None:
+        return CpuEngine(w, cond, threads=threads)
+    return ENGINES[name](w, cond)
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -136,6 +146,7 @@ def stream(
     control_every: int = 400,
     sampling_at: Callable[[int], tuple[float, float, float]] | None = None,
     guided: bool | None = None,
+    threads: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """Generate ``n_samples`` mu-law codes per batch row, yielding (B, <= chunk_size) chunks.
 
@@ -159,6 +170,7 @@ def stream(
             top_p, guidance), read like ``cond_at`` (the arguments of the same names are then
             ignored). A guidance that ever leaves 1 needs ``guided=True``.
         guided: run the unconditional twins (2B rows); default: ``guidance != 1``.
+        threads: the cores of the ``cpu`` engine (:func:`build_engine`).
 
     Engines with a fused ``run(prev, uniforms, temperature, top_p, guidance)`` generate a
     whole chunk per call; others go through ``step`` sample by sample. Both sample
@@ -175,7 +187,7 @@ def stream(
     if guidance != 1.0 and not guided:
         raise WavegenError(f"guidance {guidance} needs guided=True")
     eng = build_engine(model_or_weights, torch.cat([cond, torch.zeros_like(cond)]) if guided
-                       else cond, engine, device)
+                       else cond, engine, device, threads)
     if uniforms is not None and tuple(uniforms.shape) != (B, n_samples):
         raise WavegenError(
             f"uniforms must have shape {(B, n_samples)}, got {tuple(uniforms.shape)}"

@@ -23,19 +23,24 @@ MAX_LEAD = 2.0  # seconds
 
 def start_live(model: str | os.PathLike[str] | None = None, host: str = "127.0.0.1",
                port: int = 8100, engine: str = "auto", device: str = "cpu",
-               genre: str | None = None, lead: float = 0.15) -> LiveServer:
+               genre: str | None = None, lead: float = 0.15, threads: int = 1) -> LiveServer:
     """Load a model (default: the packaged one) and serve it live; returns the started server.
 
     Args:
         genre: the label a take starts with (default: the model's first).
         lead: seconds of audio generated ahead of the playhead: higher survives more CPU
             hiccups, lower hears changes sooner (a change lands within about lead + 50 ms).
+        threads: cores the ``cpu`` engine uses. One by default: the browser that plays the
+            take needs a core too, and a model of the packaged one's size generates as fast
+            on one core as split over two (docs/live.md).
 
     Raises:
         WavegenError: a bad model, engine, device, genre or lead, or an address in use.
     """
     if not 0.05 <= lead <= MAX_LEAD:
         raise WavegenError(f"--lead must be from 0.05 to {MAX_LEAD} seconds, got {lead}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise WavegenError(f"--threads must be a whole number >= 1, got {threads}")
     dev = resolve_device(device)
     net, info = load_model(model)
     weights = net.export_weights()
@@ -46,10 +51,11 @@ def start_live(model: str | os.PathLike[str] | None = None, host: str = "127.0.0
     controls = initial_controls(info.vocab, info.label_kind, defaults, genre)
     player = LivePlayer(ModelInfo(weights, info.vocab, info.label_kind, info.sample_rate,
                                   info.null_condition), controls, engine=engine, device=str(dev),
-                        lead=lead)
+                        lead=lead, threads=threads)
     flags = [*(["--model", str(model)] if model is not None else []),
              *(["--engine", engine] if engine != "auto" else []),
-             *(["--device", str(dev)] if dev.type != "cpu" else [])]
+             *(["--device", str(dev)] if dev.type != "cpu" else []),
+             "--threads", str(threads)]
     try:
         return LiveServer(player, host, port, " ".join(map(shlex.quote, flags))).start()
     except BaseException:

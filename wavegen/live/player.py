@@ -81,6 +81,7 @@ class _Take:
     played: int = 0
     played_at: float = 0.0  # monotonic time of the page's last report
     playing: bool = False  # the page's worklet is consuming audio
+    ready: bool = False  # the page's worklet has reported on this take: generate for it
     pending: list[_Pending] = field(default_factory=list)
     max_latency_ms: float = 0.0
 
@@ -91,14 +92,15 @@ class LivePlayer:
     Args:
         model: the loaded model.
         controls: the controls a take starts with.
-        engine, device: as for ``wavegen synth``.
+        engine, device, threads: as for ``wavegen synth``.
         lead: seconds of audio to keep ahead of the playhead.
     """
 
     def __init__(self, model: ModelInfo, controls: Controls, engine: str = "auto",
-                 device: str = "cpu", lead: float = 0.15) -> None:
+                 device: str = "cpu", lead: float = 0.15, threads: int | None = 1) -> None:
         self.model = model
         self.engine = engine
+        self.threads = threads
         self.device = device
         self.lead_samples = int(round(lead * model.rate))
         self.control_every = max(1, model.rate // CONTROL_RATE)
@@ -160,6 +162,7 @@ class LivePlayer:
             take.played = min(max(samples, take.played), take.generated)
             take.played_at = time.monotonic()
             take.playing = playing
+            take.ready = True
             self._cond.notify_all()
 
     def pause(self, paused: bool) -> None:
@@ -228,12 +231,24 @@ class LivePlayer:
     def _wanted(self) -> _Take | None:
         """The take to generate a block of now, or None to wait."""
         take = self._take
-        if take is None or self._paused or self._emit is None:
+        if take is None or not take.ready or self._paused or self._emit is None:
             return None
         return take if take.generated - self._playhead(take) < self.lead_samples else None
 
     # -- the generation thread ---------------------------------------------------------------
+    def _warm_up(self) -> None:
+        """Generate a few blocks that nobody hears: the engine's compiled kernel is loaded and
+        its memory touched before the first listener's take has to keep time."""
+        warm = _Take(0, 0, self.start_controls, ControlLog(self.control_every, self.model.rate))
+        chunks = self._chunks(warm)
+        for _ in range(4):
+            next(chunks)
+
     def _run(self) -> None:
+        try:
+            self._warm_up()
+        except Exception:  # the take will report it to the page
+            log.exception("warming up the engine failed")
         chunks: Iterator[torch.Tensor] = iter(())
         current: _Take | None = None
         while True:
@@ -282,7 +297,7 @@ class LivePlayer:
                       cond_at=lambda start: self._controls_at(take, start)[None],
                       control_every=self.control_every,
                       sampling_at=lambda start: self._read(take, start).settings(),
-                      guided=self.model.guided)
+                      guided=self.model.guided, threads=self.threads)
 
     def _read(self, take: _Take, start: int) -> Controls:
         """The controls of the block at ``start`` (recorded once, when ``cond_at`` reads it)."""

@@ -247,6 +247,7 @@ function onPlayed(m) {
   live.played = m.played;
   live.underruns = m.underruns;
   live.starved = m.starved;
+  live.underrunAt = m.underrunAt;
   send({type: "played", take: m.take, samples: m.played, playing: m.playing});
 }
 

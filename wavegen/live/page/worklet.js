@@ -28,6 +28,7 @@ class WavegenPlayer extends AudioWorkletProcessor {
     this.last = 0; // the last value sent out, faded to zero at a take change
     this.underruns = 0; // stalls: times the buffer ran dry while playing
     this.starved = 0; // samples of silence those stalls played
+    this.underrunAt = []; // the take's sample index at each stall (the first 100)
     this.overflows = 0;
     this.sinceReport = 0;
     this.reportEvery = Math.round(REPORT_EVERY * sampleRate);
@@ -43,6 +44,7 @@ class WavegenPlayer extends AudioWorkletProcessor {
       this.played = 0;
       this.started = false;
       this.gain = 0;
+      this.underrunAt = [];
       this.report();
     } else if (msg.type === "chunk") {
       if (msg.take !== this.take || msg.start !== this.received) return;
@@ -65,6 +67,7 @@ class WavegenPlayer extends AudioWorkletProcessor {
     this.port.postMessage({type: "played", take: this.take, played: this.played,
                            playing: this.started && !this.paused, buffered: this.count,
                            underruns: this.underruns, starved: this.starved,
+                           underrunAt: this.underrunAt,
                            overflows: this.overflows});
   }
 
@@ -93,6 +96,7 @@ class WavegenPlayer extends AudioWorkletProcessor {
     }
     if (short) {
       this.underruns++;
+      if (this.underrunAt.length < 100) this.underrunAt.push(this.played);
       this.started = false; // wait for the prebuffer again rather than stutter
     }
     this.sinceReport += out.length;
