@@ -127,7 +127,7 @@ def test_the_log_reads_back_to_the_same_controls_at_every_block(tmp_path, label_
         truth.append(controls)
     n = blocks * every - rng.randrange(every)  # a recording ends mid-block
     path = tmp_path / "take.json"
-    path.write_text(json.dumps(log.automation(n, label_kind, guided=True)))
+    path.write_text(json.dumps(log.automation(n, label_kind)))
     auto = load_automation(path, lambda s: condition_vector(s, vocab, label_kind,
                                                             label_kind == "utt2tags"),
                            label_kind)
@@ -146,5 +146,16 @@ def test_the_log_keeps_only_changes_and_refuses_blocks_out_of_order():
     assert not log.record(400, START)
     with pytest.raises(ValueError):
         log.record(400, START)
-    assert log.automation(800, "utt2genre", guided=False) == {
-        "genre": [[0.0, {"rock": 1.0}]], "temperature": [[0.0, 0.9]], "top_p": [[0.0, 0.9]]}
+    assert log.automation(800, "utt2genre") == {
+        "genre": [[0.0, {"rock": 1.0}]], "temperature": [[0.0, 0.9]], "top_p": [[0.0, 0.9]],
+        "guidance": [[0.0, 8.0]]}
+
+
+def test_a_take_of_a_model_that_cannot_guide_renders_without_guidance():
+    """The guidance track stays 1, so synth neither guides nor takes a model default."""
+    log = ControlLog(400, 8000)
+    log.record(0, Controls((("rock", 1.0),), 0.9, 0.9, 1.0))
+    auto = log.automation(400, "utt2genre")
+    assert auto["guidance"] == [[0.0, 1.0]]
+    parsed = Automation([], {"guidance": [(0.0, 1.0)]})
+    assert not parsed.guided(8.0, can_guide=False) and parsed.guided(8.0, can_guide=True)

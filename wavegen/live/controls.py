@@ -169,13 +169,14 @@ class ControlLog:
         self.changes.append((start, controls))
         return True
 
-    def automation(self, n_samples: int, label_kind: str, guided: bool) -> dict[str, Any]:
+    def automation(self, n_samples: int, label_kind: str) -> dict[str, Any]:
         """The first ``n_samples`` of the take as automation tracks (seconds, value): the
-        conditioning (``genre`` or ``tags``), temperature, top_p and, when ``guided``,
-        guidance (present even if it stayed 1: it makes ``synth`` run the unconditional twins
-        as the take did)."""
+        conditioning (``genre`` or ``tags``), temperature, top_p and guidance. Every track is
+        written, so no setting falls back to a model default; the guidance track is written
+        even if it stayed 1: for a model that can guide it makes ``synth`` run the
+        unconditional twins as the take did."""
         label = "tags" if label_kind == "utt2tags" else "genre"
-        names = [label, "temperature", "top_p"] + (["guidance"] if guided else [])
+        names = [label, "temperature", "top_p", "guidance"]
         kept = [(s, c) for s, c in self.changes if s < n_samples] or self.changes[:1]
         tracks: dict[str, list[list[Any]]] = {}
         for name in names:

@@ -179,7 +179,7 @@ class LivePlayer:
             if not 0 < samples <= take.generated:
                 raise WavegenError(f"samples must be 1..{take.generated} (generated so far), "
                                    f"got {samples}")
-            auto = take.log.automation(samples, self.model.label_kind, self.model.guided)
+            auto = take.log.automation(samples, self.model.label_kind)
             return {"type": "recording", "take": take.number, "seed": take.seed,
                     "samples": samples, "seconds": samples / self.model.rate,
                     "automation": auto}

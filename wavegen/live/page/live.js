@@ -54,6 +54,8 @@ function weights() {
 function buildControls(msg) {
   const tags = msg.label_kind === "utt2tags";
   $("labels-title").textContent = tags ? "Tags" : "Genre mix";
+  $("labels-hint").textContent = tags ? "The chosen tags condition the model together."
+    : "Weights are relative: each genre counts its weight over their sum.";
   const box = $("labels");
   box.replaceChildren();
   for (const label of msg.labels) {
