@@ -25,7 +25,7 @@ REQUIRED = {
     "split-data": ["data", "2"], "check-audio": ["data"], "merge-data": ["data", "2"],
     "merge-dump": ["OUTDIR", "part"], "validate-data-dir": ["data"], "dump": ["data", "OUTDIR"],
     "train": ["--config", "c.yaml", "--data-dir", "d", "--exp-dir", "OUTDIR"],
-    "synth": ["--genre", "rock"], "bench": [],
+    "synth": ["--genre", "rock"], "live": [], "bench": [],
     "classifier train": ["--dump-dir", "d", "--out", "OUTFILE"],
     "eval": ["--gen", "g", "--ref", "r", "--classifier", "c", "--out", "OUTDIR"],
     "report": ["exp"], "plot-training": ["exp"],

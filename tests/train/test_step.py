@@ -79,3 +79,12 @@ def test_execution_settings_reach_the_model(dump_root, tmp_path, settings):
     model = state.acc.unwrap_model(state.model)
     assert {k: getattr(model, k) for k in settings} == settings
     assert train_step(state, next_batch(state)) is not None
+
+
+def test_runs_of_another_precision_follow_each_other_in_one_process(dump_root, tmp_path):
+    """accelerate keeps one state per process; a bf16 run, a plain one and a bf16 one again
+    all start (a second Accelerator of another precision used to be refused)."""
+    for k, precision in enumerate(("bf16", "no", "bf16")):
+        conf = write_config(tmp_path / f"c{k}.yaml", {"train": {"mixed_precision": precision}})
+        state = init_state(load_config(conf), dump_root, tmp_path / f"run{k}")
+        assert str(state.acc.mixed_precision) == precision

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import yaml
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 
 from wavegen.config import ExperimentConfig
 from wavegen.data.dump import DumpStore
@@ -96,6 +97,11 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
     precision, why = resolve_precision(tc.mixed_precision,
                                        "cuda" if torch.cuda.is_available() else "cpu")
     require_trackers(tc.log_with)
+    # accelerate keeps one state per process and refuses a second Accelerator with another
+    # precision: a second run in the same process (a notebook, the tests; "auto" resolves to
+    # bf16 on CPUs with bf16 units) starts from a fresh one. The process group (PartialState)
+    # of a multi-process launch is kept.
+    AcceleratorState._reset_state()
     acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision,
                       log_with=tc.log_with or None, project_dir=str(exp_dir))
     micro = _micro_batch(tc.batch_size, acc.num_processes, tc.grad_accum_steps)
