@@ -216,14 +216,22 @@ async function play() {
       live.rate = msg.rate;
       buildControls(msg);
       startTake(msg); // audio arriving while the worklet loads is kept in chunks
-      ctx = new AudioContext({sampleRate: msg.rate, latencyHint: "interactive"});
-      await ctx.audioWorklet.addModule("/static/worklet.js");
-      const worklet = new AudioWorkletNode(ctx, "wavegen-player", {
-        numberOfInputs: 0, outputChannelCount: [1],
-        processorOptions: {prebufferSeconds: 0.6 * msg.lead_ms / 1000}});
-      worklet.port.onmessage = (m) => onPlayed(m.data);
-      worklet.connect(ctx.destination);
-      await ctx.resume();
+      let worklet;
+      try {
+        ctx = new AudioContext({sampleRate: msg.rate, latencyHint: "interactive"});
+        await ctx.audioWorklet.addModule("/static/worklet.js");
+        worklet = new AudioWorkletNode(ctx, "wavegen-player", {
+          numberOfInputs: 0, outputChannelCount: [1],
+          processorOptions: {prebufferSeconds: 0.6 * msg.lead_ms / 1000}});
+        worklet.port.onmessage = (m) => onPlayed(m.data);
+        worklet.connect(ctx.destination);
+        await ctx.resume();
+      } catch (err) {
+        showError(`this browser could not start audio at ${msg.rate} Hz (${err}); ` +
+                  "try a current Chrome, Edge or Firefox");
+        ws.close();
+        return;
+      }
       node = worklet;
       node.port.postMessage({type: "take", take: live.take});
       let start = 0;
