@@ -5,31 +5,22 @@ accepts an answer only after every stimulus has played to its end.
 """
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
+from chromium import launch, needs_chromium, sync_api
 
 from wavegen.listen.build import build_test
 from wavegen.listen.report import report
 from wavegen.listen.store import AnswerStore
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
-                                reason="Debian's chromium is not installed "
-                                       "(apt-get install -y chromium; .ci/run does this)")
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="playwright is not installed (pip install -e '.[dev]')")
+pytestmark = needs_chromium
 expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--mute-audio"])
+        b = launch(p)
         yield b
         b.close()
 

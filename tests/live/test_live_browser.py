@@ -6,23 +6,17 @@ Counts come from the page's AudioWorklet (underruns) and the server's ``applied`
 """
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from chromium import launch, needs_chromium, sync_api
 
 from wavegen.live import start_live
 from wavegen.live.server import BUSY
 from wavegen.synth import synthesize
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
-                                reason="Debian's chromium is not installed "
-                                       "(apt-get install -y chromium; .ci/run does this)")
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="playwright is not installed (pip install -e '.[dev]')")
+pytestmark = needs_chromium
 expect = sync_api.expect
 
 PLAY_SECONDS = 60
@@ -32,10 +26,7 @@ MAX_LATENCY_MS = 250
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--mute-audio"])
+        b = launch(p)
         yield b
         b.close()
 
