@@ -76,7 +76,7 @@ class LiveApp:
     def __init__(self, player: LivePlayer, loopback: bool, synth_flags: str = "") -> None:
         self.player = player
         self.loopback = loopback
-        self.synth_flags = synth_flags  # --model/--engine/--device for the render command
+        self.synth_flags = synth_flags  # --model/--engine/--device/--threads to render again
         self.page = page_files()
         self.listener: web.WebSocketResponse | None = None
         self.app = web.Application(middlewares=[self._guard], client_max_size=MAX_MESSAGE)
