@@ -117,3 +117,26 @@ def test_second_tab_is_told_and_the_first_plays_on(browser, server):
     second_ctx.close()
     first_ctx.close()
     assert errors == []
+
+
+def test_a_bad_seed_is_told_and_a_good_one_starts_a_new_take(browser, server):
+    errors: list[str] = []
+    context, page = _page(browser, errors)
+    page.goto(server.url)
+    page.click("#play")
+    page.wait_for_function("() => window.wavegenLive.played > 0", timeout=20000)
+    first = _state(page)["take"]
+    page.fill("#seed", "99999999999")
+    page.click("#new-take")
+    expect(page.locator("#error")).to_contain_text("seed must be a whole number from 0 to")
+    played = _state(page)["played"]
+    page.wait_for_timeout(500)
+    assert _state(page)["played"] > played and _state(page)["take"] == first  # plays on
+    page.fill("#seed", "42")
+    page.click("#new-take")
+    page.wait_for_function(f"() => window.wavegenLive.take === {first + 1} && "
+                           "window.wavegenLive.played > 0", timeout=20000)
+    assert _state(page)["seed"] == 42
+    expect(page.locator("#error")).to_have_text("")
+    context.close()
+    assert errors == []

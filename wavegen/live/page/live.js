@@ -9,8 +9,9 @@ const HEADER_BYTES = 16;
 
 const live = window.wavegenLive = {
   connected: false, take: null, seed: null, rate: null, played: 0, underruns: 0, starved: 0,
-  latencies: [], errors: [], speeds: [], stats: null, recording: null,
+  latencies: [], maxLatency: 0, errors: [], speeds: [], stats: null, recording: null,
 };
+const MAX_KEPT = 10000; // latencies and speeds kept for the status and the tests
 let ws = null;
 let ctx = null;
 let node = null;
@@ -20,6 +21,7 @@ let nextId = 1;
 let pending = {}; // controls waiting to be sent
 let sendTimer = null;
 let paused = false;
+let errorId = null; // the refused controls message whose error is shown
 
 function showError(message) {
   $("error").textContent = message;
@@ -101,6 +103,8 @@ function showControls(controls) {
 }
 
 function startTake(msg) {
+  $("error").textContent = "";
+  errorId = null;
   live.take = msg.take;
   live.seed = msg.seed;
   live.played = 0;
@@ -129,14 +133,23 @@ function toWorklet(take, start, pcm) {
 function onEvent(msg) {
   if (msg.type === "take") startTake(msg);
   else if (msg.type === "applied") {
-    if (msg.take === live.take) live.latencies.push(msg.latency_ms);
+    if (msg.take !== live.take) return;
+    live.latencies.push(msg.latency_ms);
+    if (live.latencies.length > MAX_KEPT) live.latencies.shift();
+    live.maxLatency = Math.max(live.maxLatency, msg.latency_ms);
+    if (errorId !== null && msg.id > errorId) { // a later change went through
+      $("error").textContent = "";
+      errorId = null;
+    }
   } else if (msg.type === "stats") {
     live.stats = msg;
     if (msg.speed !== null) live.speeds.push(msg.speed);
+    if (live.speeds.length > MAX_KEPT) live.speeds.shift();
     showStatus();
   } else if (msg.type === "recording") saveRecording(msg);
   else if (msg.type === "error") {
     showError(msg.message);
+    errorId = msg.id === undefined ? null : msg.id;
     if (msg.fatal) setEnabled(false);
   }
 }
@@ -144,7 +157,7 @@ function onEvent(msg) {
 function showStatus() {
   const s = live.stats;
   const last = live.latencies.length ? live.latencies[live.latencies.length - 1] : null;
-  const max = live.latencies.length ? Math.max(...live.latencies) : null;
+  const max = live.maxLatency;
   const parts = [
     `take ${live.take} (seed ${live.seed})`,
     `${(live.played / live.rate).toFixed(1)} s played`,
