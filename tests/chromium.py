@@ -1,7 +1,8 @@
 """Debian's chromium driven by Playwright, for the browser tests (listening tests, live play).
 
 Importing this module skips the importing test module when playwright is not installed;
-``needs_chromium`` skips it when the browser is missing (``.ci/run`` installs it).
+``needs_chromium`` skips it when the browser is missing (``.ci/run`` installs it). The
+``browser`` fixture (tests/conftest.py) launches it with :func:`launch`.
 """
 
 from __future__ import annotations

@@ -44,3 +44,14 @@ def tiny_cfg() -> WaveNetConfig:
     """Dilations 1, 2, 4, 1, 2 (receptive field 11); odd, distinct channel sizes catch mix-ups."""
     return WaveNetConfig(n_classes=16, residual_channels=4, gate_channels=6, skip_channels=5,
                          n_layers=5, dilation_cycle=3, n_cond=3)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per browser test module (skips without playwright)."""
+    from chromium import launch, sync_api
+
+    with sync_api.sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()

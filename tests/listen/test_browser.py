@@ -7,7 +7,7 @@ accepts an answer only after every stimulus has played to its end.
 import json
 
 import pytest
-from chromium import launch, needs_chromium, sync_api
+from chromium import needs_chromium, sync_api
 
 from wavegen.listen.build import build_test
 from wavegen.listen.report import report
@@ -15,14 +15,6 @@ from wavegen.listen.store import AnswerStore
 
 pytestmark = needs_chromium
 expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from chromium import launch, needs_chromium, sync_api
+from chromium import needs_chromium, sync_api
 
 from wavegen.live import start_live
 from wavegen.live.server import BUSY
@@ -21,14 +21,6 @@ expect = sync_api.expect
 
 PLAY_SECONDS = 60
 MAX_LATENCY_MS = 250
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -45,6 +37,15 @@ def _page(browser, errors):
     return context, page
 
 
+def _playing(browser, server, errors):
+    """A page of ``server`` that has pressed Play and started playing."""
+    context, page = _page(browser, errors)
+    page.goto(server.url)
+    page.click("#play")
+    page.wait_for_function("() => window.wavegenLive.played > 0", timeout=20000)
+    return context, page
+
+
 def _state(page):
     return page.evaluate("() => JSON.parse(JSON.stringify(window.wavegenLive))")
 
@@ -52,10 +53,7 @@ def _state(page):
 @pytest.mark.slow
 def test_play_steer_record_and_render_back(browser, server, tmp_path):
     errors: list[str] = []
-    context, page = _page(browser, errors)
-    page.goto(server.url)
-    page.click("#play")
-    page.wait_for_function("() => window.wavegenLive.played > 0", timeout=20000)
+    context, page = _playing(browser, server, errors)
     genres = ["jazz", "metal", "classical", "disco", "reggae", "rock"]
     for second in range(PLAY_SECONDS):
         if second % 3 == 0:  # a genre weight
@@ -103,10 +101,7 @@ def test_play_steer_record_and_render_back(browser, server, tmp_path):
 
 def test_second_tab_is_told_and_the_first_plays_on(browser, server):
     errors: list[str] = []
-    first_ctx, first = _page(browser, errors)
-    first.goto(server.url)
-    first.click("#play")
-    first.wait_for_function("() => window.wavegenLive.played > 0", timeout=20000)
+    first_ctx, first = _playing(browser, server, errors)
     second_ctx, second = _page(browser, errors)
     second.goto(server.url)
     second.click("#play")
@@ -121,10 +116,7 @@ def test_second_tab_is_told_and_the_first_plays_on(browser, server):
 
 def test_a_bad_seed_is_told_and_a_good_one_starts_a_new_take(browser, server):
     errors: list[str] = []
-    context, page = _page(browser, errors)
-    page.goto(server.url)
-    page.click("#play")
-    page.wait_for_function("() => window.wavegenLive.played > 0", timeout=20000)
+    context, page = _playing(browser, server, errors)
     first = _state(page)["take"]
     page.fill("#seed", "99999999999")
     page.click("#new-take")
