@@ -192,3 +192,45 @@ def test_bad_label_weights(tmp_path: Path, value: str, message: str) -> None:
         load_config(write(tmp_path, f"train:\n  label_weights: {value}\n"))
     cfg = load_config(write(tmp_path, "train:\n  label_weights: {country: 3, disco: 2.5}\n"))
     assert cfg.train.label_weights == {"country": 3, "disco": 2.5}
+
+
+@pytest.mark.parametrize("value, message", [
+    ("-1", r"discriminative_weight must be a finite number >= 0, got -1"),
+    (".inf", "discriminative_weight must be a finite number >= 0"),
+    (".nan", "discriminative_weight must be a finite number >= 0"),
+    ("strong", r"train\.discriminative_weight must be float"),
+    ("[1]", r"train\.discriminative_weight must be float"),
+    ("true", r"train\.discriminative_weight must be float"),
+])
+def test_bad_discriminative_weight(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(WavegenError, match=message):
+        load_config(write(tmp_path, f"train:\n  discriminative_weight: {value}\n"))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0", "discriminative_margin must be > 0 when discriminative_weight is on"),
+    ("-0.5", "discriminative_margin must be a finite number >= 0"),
+    (".inf", "discriminative_margin must be a finite number >= 0"),
+    (".nan", "discriminative_margin must be a finite number >= 0"),
+    ("wide", r"train\.discriminative_margin must be float"),
+])
+def test_bad_discriminative_margin(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(WavegenError, match=message):
+        load_config(write(tmp_path, "train:\n  discriminative_weight: 1\n"
+                                    f"  discriminative_margin: {value}\n"))
+
+
+def test_discriminative_defaults_and_values(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "train:\n  batch_size: 2\n"))
+    assert cfg.train.discriminative_weight == 0 and cfg.train.init_from == ""
+    cfg = load_config(write(tmp_path, "train:\n  discriminative_weight: 0.5\n"
+                                      "  discriminative_margin: 0.3\n  init_from: a/m.pt\n"))
+    assert (cfg.train.discriminative_weight, cfg.train.discriminative_margin,
+            cfg.train.init_from) == (0.5, 0.3, "a/m.pt")
+
+
+@pytest.mark.parametrize("value", ["3", "[a.pt]", "{a: 1}", "true"])
+def test_init_from_must_be_a_path(tmp_path: Path, value: str) -> None:
+    with pytest.raises(WavegenError, match=r"train\.init_from must be str|init_from must be "
+                                           "the path of a model file"):
+        load_config(write(tmp_path, f"train:\n  init_from: {value}\n"))

@@ -70,6 +70,17 @@ class TrainConfig:
             backward (least memory).
         label_weights: sample the clips of these genres (or tags) this many times as often
             as the others (e.g. ``{country: 3}``); empty: in proportion to their length.
+        init_from: a model file (or training checkpoint) of the same network and vocabulary
+            to start from instead of random weights: its weights (the averaged ones, if it
+            has them) start both the trained and the averaged model; the optimizer and the
+            schedule start fresh. Only for a new run: a folder with checkpoints resumes from
+            them. Relative paths are taken from the working directory. Empty: random start.
+        discriminative_weight: weight of the genre-discriminative term
+            (:mod:`wavegen.train.discriminative`): each conditioned segment is also scored
+            under another label, and the term asks its own label to explain it better by at
+            least ``discriminative_margin`` bits per sample. 0 disables (plain likelihood).
+            Costs a second forward and backward per segment.
+        discriminative_margin: that margin, in bits per sample (> 0).
     """
 
     batch_size: int = 8
@@ -96,9 +107,23 @@ class TrainConfig:
     recompute_gate: bool = True
     checkpoint_activations: bool = False
     label_weights: dict[str, float] = field(default_factory=dict)
+    init_from: str = ""
+    discriminative_weight: float = 0.0
+    discriminative_margin: float = 0.2
 
     def __post_init__(self) -> None:
         check_trackers(self.log_with)
+        if not isinstance(self.init_from, str):
+            raise ValueError(f"init_from must be the path of a model file, got "
+                             f"{self.init_from!r}")
+        for name in ("discriminative_weight", "discriminative_margin"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 <= value < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.discriminative_weight > 0 and not self.discriminative_margin > 0:
+            raise ValueError("discriminative_margin must be > 0 when discriminative_weight "
+                             f"is on, got {self.discriminative_margin!r}")
         for name, weight in self.label_weights.items():
             if (not isinstance(name, str) or isinstance(weight, bool)
                     or not isinstance(weight, (int, float)) or not 0 < weight < math.inf):

@@ -20,6 +20,7 @@ from wavegen.data.dump import DumpStore
 from wavegen.data.segments import SegmentSampler
 from wavegen.errors import WavegenError
 from wavegen.machine import run_facts
+from wavegen.models.io import load_model
 from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.train.checkpoint import load_latest
 from wavegen.train.ema import EMA
@@ -126,6 +127,8 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
         step, skipped = int(ckpt["step"]), int(ckpt.get("skipped", 0))
         best = float(ckpt.get("best_valid_bits", math.inf))
         log.info("resuming %s from step %d", exp_dir, step)
+    elif tc.init_from:
+        _start_from(model, ema, Path(tc.init_from), cfg.model, vocab, train_store.label_kind)
     model, opt = acc.prepare(model, opt)
     if ema is not None:
         ema.model.to(acc.device)
@@ -150,6 +153,33 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
                       data_gen=data_gen, ema=ema, sampler=sampler, valid_set=valid_set, vocab=vocab,
                       label_kind=train_store.label_kind, micro=micro, precision=precision,
                       step=step, skipped=skipped, best=best)
+
+
+def _start_from(model: WaveNet, ema: EMA | None, path: Path, model_cfg: WaveNetConfig,
+                vocab: list[str], label_kind: str) -> None:
+    """Load ``train.init_from`` into the new run's model (and its average).
+
+    Raises:
+        WavegenError: not a loadable model file, or another network, vocabulary or kind of
+            label than the run's.
+    """
+    net, info = load_model(path)
+    where = f"train.init_from {path}"
+    diff = [f"{k} {getattr(info.config, k)} there, {getattr(model_cfg, k)} here"
+            for k in model_cfg.__dataclass_fields__
+            if getattr(info.config, k) != getattr(model_cfg, k)]
+    if diff:
+        raise WavegenError(f"{where} is another network ({'; '.join(diff)}): set model.* in "
+                           "the config to that file's architecture, or drop init_from")
+    if info.vocab != vocab or info.label_kind != label_kind:
+        raise WavegenError(f"{where} was trained on the labels {', '.join(info.vocab)} "
+                           f"({info.label_kind}); these dumps have {', '.join(vocab)} "
+                           f"({label_kind}): start from a model of the same labels, or drop "
+                           "init_from")
+    model.load_state_dict(net.state_dict())
+    if ema is not None:
+        ema.load_state_dict(net.state_dict())
+    log.info("starting from the weights of %s", path)
 
 
 def _open_stores(data_dir: Path, cfg: ExperimentConfig) -> tuple[DumpStore, DumpStore]:

@@ -36,6 +36,7 @@ from wavegen.models.io import model_payload, save_model
 from wavegen.models.wavenet import WaveNet
 from wavegen.progress import progress
 from wavegen.train.checkpoint import save_best, save_checkpoint
+from wavegen.train.discriminative import discriminative_loss, other_labels
 from wavegen.train.logging import TrainLog, flat_config
 from wavegen.train.signals import StopRequest
 from wavegen.train.state import VALID_SEED, TrainState, init_state, lr_lambda
@@ -73,23 +74,41 @@ def train_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor]
     rows of each micro-step, gradients accumulated over ``grad_accum_steps``, clipped, then
     Adam, the schedule and the EMA. Advances ``state.step``.
 
+    With ``train.discriminative_weight`` > 0 the loss adds the genre-discriminative term
+    (:mod:`wavegen.train.discriminative`; wrong labels drawn from the run's data stream) and
+    the result also has ``gap_bits``: this process's mean gap between the wrong and the own
+    labels' NLL. ``loss_bits`` stays the NLL under the own labels.
+
     Returns ``{"loss_bits", "grad_norm"}`` (the loss averaged over processes), or None when
     the loss or the gradient is not finite: the step is dropped (weights untouched) and
     counted in ``state.skipped``; ``train.max_nonfinite`` such steps in a row raise.
     """
     acc, tc, codes, cond = state.acc, state.cfg.train, *batch
     rank, micro = acc.process_index, state.micro
+    contrast = tc.discriminative_weight > 0
+    if contrast:  # drawn on the global batch: every process draws the same
+        other, usable = other_labels(cond, state.data_gen)
     loss = torch.zeros((), device=acc.device)
+    gaps: list[float] = []
     for k in range(tc.grad_accum_steps):
         rows = slice((k * acc.num_processes + rank) * micro,
                      (k * acc.num_processes + rank + 1) * micro)
         last = k == tc.grad_accum_steps - 1
         with contextlib.nullcontext() if last else acc.no_sync(state.model):
             with acc.autocast():
-                part = nll_bits(state.model, codes[rows].to(acc.device),
-                                cond[rows].to(acc.device)) / tc.grad_accum_steps
+                c, g = codes[rows].to(acc.device), cond[rows].to(acc.device)
+                if contrast:
+                    total, nll, gap = discriminative_loss(
+                        state.model, c, g, other[rows].to(acc.device),
+                        usable[rows].to(acc.device), tc.discriminative_weight,
+                        tc.discriminative_margin)
+                    gaps.append(float(gap))
+                    part, nll = total / tc.grad_accum_steps, nll / tc.grad_accum_steps
+                else:
+                    part = nll_bits(state.model, c, g) / tc.grad_accum_steps
+                    nll = part.detach()
             acc.backward(part)
-        loss = loss + part.detach()
+        loss = loss + nll
     grad_norm = acc.clip_grad_norm_(state.model.parameters(),
                                     tc.grad_clip if tc.grad_clip > 0 else math.inf)
     loss = acc.reduce(loss, "mean") if acc.num_processes > 1 else loss
@@ -111,7 +130,11 @@ def train_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor]
     state.step += 1
     if state.ema is not None:
         state.ema.update(acc.unwrap_model(state.model), state.step)
-    return {"loss_bits": loss.item(), "grad_norm": float(grad_norm)}
+    out = {"loss_bits": loss.item(), "grad_norm": float(grad_norm)}
+    if contrast:
+        known = [g for g in gaps if math.isfinite(g)]
+        out["gap_bits"] = sum(known) / len(known) if known else math.nan
+    return out
 
 
 def validate(state: TrainState) -> float:
@@ -123,6 +146,23 @@ def validate(state: TrainState) -> float:
                 for c, g in state.valid_set]
     state.model.train()
     return sum(bits) / len(bits)
+
+
+def validate_gap(state: TrainState) -> float:
+    """Mean gap, in bits/sample, between the validation segments' NLL under a wrong label
+    and under their own (the weights :func:`validate` scores; wrong labels drawn from a
+    fixed seed, so the same every time). NaN if no segment has a label."""
+    net = state.ema.model if state.ema is not None else state.model
+    gen = torch.Generator().manual_seed(VALID_SEED)
+    total, n, dev = 0.0, 0, state.acc.device
+    with torch.no_grad(), state.acc.autocast():
+        for codes, cond in state.valid_set:
+            other, usable = other_labels(cond, gen)
+            if usable.any():
+                _, _, gap = discriminative_loss(net, codes.to(dev), cond.to(dev),
+                                                other.to(dev), usable.to(dev), 0.0, 0.0)
+                total, n = total + float(gap) * int(usable.sum()), n + int(usable.sum())
+    return total / n if n else math.nan
 
 
 def checkpoint_payload(state: TrainState) -> dict:
@@ -148,10 +188,13 @@ class _Window:
 
     def reset(self) -> None:
         self.tick, self.loss, self.norm, self.n = time.perf_counter(), 0.0, 0.0, 0
+        self.gaps: list[float] = []
 
     def add(self, out: dict[str, float]) -> None:
         self.loss, self.norm, self.n = (self.loss + out["loss_bits"],
                                         self.norm + out["grad_norm"], self.n + 1)
+        if math.isfinite(out.get("gap_bits", math.nan)):
+            self.gaps.append(out["gap_bits"])
 
     def row(self, state: TrainState) -> dict[str, float]:
         """Averages since the last row (then starts a new window)."""
@@ -160,6 +203,8 @@ class _Window:
         row = {"step": state.step, "loss_bits": self.loss / self.n, "samples_per_s": sps,
                "skipped": state.skipped, "lr": float(state.sched.get_last_lr()[0]),
                "grad_norm": self.norm / self.n}
+        if self.gaps:  # the discriminative term's gap (TensorBoard and trackers)
+            row["gap_bits"] = sum(self.gaps) / len(self.gaps)
         self.reset()
         return row
 
@@ -212,6 +257,11 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
                                                    "skipped")}
                     if valid is not None:
                         metrics["valid_bits"] = valid
+                        if tc.discriminative_weight > 0:
+                            metrics["valid_gap_bits"] = validate_gap(state)
+                            log.info("step %d: validation %.4f bits/sample, own label "
+                                     "%.4f bits/sample better than a wrong one", step, valid,
+                                     metrics["valid_gap_bits"])
                     bar.set_postfix(loss=f"{row['loss_bits']:.3f}",
                                     sps=f"{row['samples_per_s']:,.0f}",
                                     **({"valid": f"{valid:.3f}"} if valid is not None else {}))
@@ -265,4 +315,4 @@ def _agree(acc: Accelerator, flag: bool) -> bool:
 
 
 __all__ = ["VALID_SEED", "checkpoint_payload", "drop_conditioning", "lr_lambda", "next_batch",
-           "nll_bits", "train", "train_step", "validate"]
+           "nll_bits", "train", "train_step", "validate", "validate_gap"]
