@@ -234,3 +234,12 @@ def test_init_from_must_be_a_path(tmp_path: Path, value: str) -> None:
     with pytest.raises(WavegenError, match=r"train\.init_from must be str|init_from must be "
                                            "the path of a model file"):
         load_config(write(tmp_path, f"train:\n  init_from: {value}\n"))
+
+
+@pytest.mark.parametrize("value", ["cond", "''", "All", "[conditioning]", "none", "3"])
+def test_bad_trainable(tmp_path: Path, value: str) -> None:
+    with pytest.raises(WavegenError, match=r"trainable must be all or conditioning|"
+                                           r"train\.trainable must be str"):
+        load_config(write(tmp_path, f"train:\n  trainable: {value}\n"))
+    assert load_config(write(tmp_path, "train:\n  trainable: conditioning\n")
+                       ).train.trainable == "conditioning"

@@ -23,6 +23,8 @@ import yaml
 from wavegen.errors import WavegenError
 from wavegen.models.wavenet import WaveNetConfig
 
+TRAINABLE = ("all", "conditioning")  # train.trainable: which parameters the optimizer moves
+
 
 @dataclass
 class TrainConfig:
@@ -81,6 +83,9 @@ class TrainConfig:
             least ``discriminative_margin`` bits per sample. 0 disables (plain likelihood).
             Costs a second forward and backward per segment.
         discriminative_margin: that margin, in bits per sample (> 0).
+        trainable: which parameters the optimizer moves: ``all``, or ``conditioning`` (only
+            the projections of the label into each layer's gates; the rest stays as
+            ``init_from`` left it, and the null label's distribution with it).
     """
 
     batch_size: int = 8
@@ -110,6 +115,7 @@ class TrainConfig:
     init_from: str = ""
     discriminative_weight: float = 0.0
     discriminative_margin: float = 0.2
+    trainable: str = "all"
 
     def __post_init__(self) -> None:
         check_trackers(self.log_with)
@@ -129,6 +135,9 @@ class TrainConfig:
                     or not isinstance(weight, (int, float)) or not 0 < weight < math.inf):
                 raise ValueError(f"label_weights: {name!r} needs a finite weight > 0, got "
                                  f"{weight!r}")
+        if self.trainable not in TRAINABLE:
+            raise ValueError(f"trainable must be {' or '.join(TRAINABLE)}, got "
+                             f"{self.trainable!r}")
         if self.impl not in ("fused", "reference"):
             raise ValueError(f"impl must be fused or reference, got {self.impl!r}")
         positive = ("batch_size", "segment_length", "max_steps", "checkpoint_every",

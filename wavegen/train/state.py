@@ -109,7 +109,11 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
     torch.manual_seed(tc.seed)
     model = WaveNet(cfg.model, impl=tc.impl, recompute_gate=tc.recompute_gate,
                     checkpoint_activations=tc.checkpoint_activations)
-    opt = torch.optim.Adam(model.parameters(), lr=tc.learning_rate)
+    if tc.trainable == "conditioning":  # only the label's projections into the gates
+        for name, param in model.named_parameters():
+            param.requires_grad_(name.endswith(".cond.weight"))
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
+                           lr=tc.learning_rate)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
     # The same stream on every process: each one takes its slice of the same global batch.
     data_gen = torch.Generator().manual_seed(tc.seed * 1000)
@@ -119,7 +123,13 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
     if ckpt is not None:
         _check_same_architecture(ckpt, cfg.model, exp_dir, source)
         model.load_state_dict(ckpt["state_dict"])
-        opt.load_state_dict(ckpt["optimizer"])
+        try:
+            opt.load_state_dict(ckpt["optimizer"])
+        except ValueError as err:  # another set of trained parameters
+            raise WavegenError(
+                f"the checkpoints in {exp_dir} were trained with another train.trainable than "
+                f"{tc.trainable!r} ({err}): set it back, or start a new experiment folder "
+                "with init_from set to one of its checkpoints") from err
         sched.load_state_dict(ckpt["scheduler"])
         data_gen.set_state(ckpt["data_rng"])
         if ema is not None:
