@@ -15,6 +15,11 @@ cannot run away. Segments trained under the null label (conditioning dropout) ar
 and so is the null label as ``y'``: the null distribution stays the plain mixture that
 classifier-free guidance subtracts.
 
+Measured on the packaged model (docs/default_model.md), it does widen the gap (2.5 times in
+750 steps) but its clips name their genre less often than those of the same fine-tune without
+it: a wrong label is most cheaply made worse by predicting worse wherever the context does not
+fit the label, which is no help, and some harm, to a generation that drifts. Off by default.
+
 Shapes: B segments, C conditioning size, T + 1 codes per segment.
 """
 

@@ -221,8 +221,10 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
         max_steps: overrides ``train.max_steps``.
 
     Returns:
-        ``step``, ``loss_bits``, ``valid_bits``, ``samples_per_s``, ``skipped`` and, when a
-        signal stopped the run early, ``stopped_by`` (the signal number).
+        ``step``, ``loss_bits``, ``valid_bits``, ``samples_per_s``, ``skipped``, with the
+        discriminative term ``valid_gap_bits`` (:func:`validate_gap`) when the last row was a
+        validation, and, when a signal stopped the run early, ``stopped_by`` (the signal
+        number).
     """
     cfg = load_config(config)
     if max_steps is not None:
