@@ -4,6 +4,7 @@ stores, model, optimizer, schedule, EMA, accelerate, and the resume from the new
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -175,9 +176,7 @@ def _start_from(model: WaveNet, ema: EMA | None, path: Path, model_cfg: WaveNetC
     """
     net, info = load_model(path)
     where = f"train.init_from {path}"
-    diff = [f"{k} {getattr(info.config, k)} there, {getattr(model_cfg, k)} here"
-            for k in model_cfg.__dataclass_fields__
-            if getattr(info.config, k) != getattr(model_cfg, k)]
+    diff = _architecture_diff(dataclasses.asdict(info.config), model_cfg, "here")
     if diff:
         raise WavegenError(f"{where} is another network ({'; '.join(diff)}): set model.* in "
                            "the config to that file's architecture, or drop init_from")
@@ -208,13 +207,18 @@ def _open_stores(data_dir: Path, cfg: ExperimentConfig) -> tuple[DumpStore, Dump
 def _check_same_architecture(ckpt: dict, model_cfg: WaveNetConfig, exp_dir: Path,
                              config: object) -> None:
     """Refuse to resume checkpoints of another network (a config edited after the start)."""
-    saved = ckpt.get("model_config", {})
-    diff = [f"{k} {saved.get(k)} there, {getattr(model_cfg, k)} in {config}"
-            for k in ARCHITECTURE if saved.get(k) != getattr(model_cfg, k)]
+    diff = _architecture_diff(ckpt.get("model_config", {}), model_cfg, f"in {config}")
     if diff:
         raise WavegenError(
             f"{exp_dir} holds checkpoints of a different network ({'; '.join(diff)}); resume "
             "with the config the experiment was started with, or train into a new --exp-dir")
+
+
+def _architecture_diff(saved: dict, model_cfg: WaveNetConfig, here: str) -> list[str]:
+    """``"<field> <saved value> there, <value> <here>"`` for each architecture field of a
+    saved model config that differs from ``model_cfg``."""
+    return [f"{k} {saved.get(k)} there, {getattr(model_cfg, k)} {here}"
+            for k in ARCHITECTURE if saved.get(k) != getattr(model_cfg, k)]
 
 
 def _micro_batch(batch_size: int, processes: int, accum: int) -> int:

@@ -36,15 +36,12 @@ from wavegen.models.io import model_payload, save_model
 from wavegen.models.wavenet import WaveNet
 from wavegen.progress import progress
 from wavegen.train.checkpoint import save_best, save_checkpoint
-from wavegen.train.discriminative import discriminative_loss, other_labels
+from wavegen.train.discriminative import LN2, discriminative_loss, other_labels
 from wavegen.train.logging import TrainLog, flat_config
 from wavegen.train.signals import StopRequest
 from wavegen.train.state import VALID_SEED, TrainState, init_state, lr_lambda
 
 log = logging.getLogger(__name__)
-
-LN2 = math.log(2.0)
-
 
 def nll_bits(model: torch.nn.Module, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood in bits per sample. codes (B, T + 1), cond (B, C)."""
