@@ -7,15 +7,19 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from wavegen.models.weights import WaveNetWeights
+from wavegen.models.weights import LocalBias, WaveNetWeights
 
 
 @runtime_checkable
 class Engine(Protocol):
     """Autoregressive state for a batch of B rows (fresh: the silence before a clip).
 
-    Built as ``Engine(weights, cond)`` with ``cond`` (B, C) on the engine's device; the
-    conditioning is projected once, at construction."""
+    Built as ``Engine(weights, cond, local=None)`` with ``cond`` (B, C) on the engine's
+    device; the conditioning is projected once, at construction. ``local`` is an optional
+    :class:`~wavegen.models.weights.LocalBias` (table (B, F, L, G) on the same device, hop):
+    step ``n`` (counted from the fresh state, primer steps included) adds ``table[:, n //
+    hop]`` to every layer's gate bias, and stepping past ``F * hop`` raises WavegenError. An
+    engine built without it behaves exactly as before."""
 
     name: str
     w: WaveNetWeights
@@ -29,6 +33,12 @@ class Engine(Protocol):
         """New conditioning (B, C) for the samples from the next step on; the caches (the
         past, computed with the conditioning of its time) carry on. Only the conditioning's
         projection into the gate biases changes."""
+        ...
+
+    def set_local(self, local: LocalBias) -> None:
+        """Replace the local-conditioning table (same B, L, G; frames still counted from
+        step 0): a plan extended while generating. Frames already played may differ; only
+        the frames of later steps matter."""
         ...
 
 

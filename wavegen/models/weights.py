@@ -25,6 +25,10 @@ Gate: ``z = dil_weight @ [x[t-d]; x[t]] + dil_bias + cond_weight @ c``;
 ``h = tanh(z[:H]) * sigmoid(z[H:])``; ``x <- x + res_weight @ h + res_bias``;
 ``skip += skip_weight @ h + skip_bias``;
 ``logits = out2 @ relu(out1 @ relu(skip) + out1_bias) + out2_bias``.
+
+Local conditioning (a plan at frame rate) is not part of these weights: the model's frame
+network turns a plan into a :class:`LocalBias` table of per-frame, per-layer gate biases, and
+every engine adds ``table[:, n // hop]`` to the gate pre-activations of its step ``n``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import torch
+
+from wavegen.errors import WavegenError
 
 
 @dataclass
@@ -124,3 +130,70 @@ class WaveNetWeights:
         per_sample = sum(t.numel() * t.element_size() for k, t in self.tensors().items()
                          if k != "embed")
         return per_sample + self.embed.shape[1] * self.embed.element_size()
+
+
+@dataclass
+class LocalBias:
+    """Local conditioning as the engines take it: per-frame gate biases, repeated over a hop.
+
+    Attributes:
+        table: (B, F, L, G) float: frame f's bias for every layer's gate pre-activation,
+            added to the global gate bias (``gate_biases``). It is computed once per plan by
+            the model (``WaveNet.local_bias``), never per sample.
+        hop: samples per frame.
+
+    Alignment: step ``n`` of an engine (counted from its fresh, silent state; primer steps
+    included) reads frame ``n // hop``. Step ``n`` is fed sample ``n - 1`` (silence for
+    ``n = 0``) and predicts sample ``n``, so frame f conditions the prediction of samples
+    ``f * hop .. (f + 1) * hop - 1``: the frame of the audio the units were extracted from.
+    ``WaveNet.forward`` uses the same rule per position (``t // hop``). Stepping past the
+    last frame (``n >= F * hop``) is an error.
+    """
+
+    table: torch.Tensor
+    hop: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hop, bool) or not isinstance(self.hop, int) or self.hop < 1:
+            raise WavegenError(f"local conditioning hop must be an integer >= 1, got {self.hop!r}")
+        if not isinstance(self.table, torch.Tensor) or self.table.dim() != 4:
+            raise WavegenError("local conditioning table must be a (batch, frames, layers, gate) "
+                             f"tensor, got {getattr(self.table, 'shape', type(self.table).__name__)}")
+        if self.table.shape[1] < 1:
+            raise WavegenError("local conditioning table has no frames")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.table.shape[1])
+
+    @property
+    def n_samples(self) -> int:
+        """Steps the table covers: ``F * hop``."""
+        return self.n_frames * self.hop
+
+    def check(self, w: WaveNetWeights, rows: int) -> None:
+        """Raise WavegenError unless the table fits ``rows`` batch rows of weights ``w``."""
+        want = (rows, self.n_frames, w.n_layers, w.gate_channels)
+        if tuple(self.table.shape) != want:
+            raise WavegenError(f"local conditioning table has shape {tuple(self.table.shape)}, "
+                             f"expected (batch {rows}, frames, layers {w.n_layers}, gate "
+                             f"{w.gate_channels})")
+        if not bool(torch.isfinite(self.table).all()):
+            raise WavegenError("local conditioning table holds inf or NaN")
+
+    def frame(self, n: int) -> torch.Tensor:
+        """The (B, L, G) bias of step ``n``; raises WavegenError past the last frame."""
+        f = n // self.hop
+        if f >= self.n_frames:
+            raise WavegenError(f"the plan covers {self.n_samples} samples ({self.n_frames} frames "
+                             f"of {self.hop}); step {n} is past its end")
+        return self.table[:, f]
+
+    def to(self, device: torch.device | str | None = None,
+           dtype: torch.dtype | None = torch.float32) -> LocalBias:
+        return LocalBias(self.table.to(device=device, dtype=dtype), self.hop)
+
+    def repeat_rows(self) -> LocalBias:
+        """The table for a guided engine's 2B rows: the unconditional twins read the same
+        plan (guidance acts on the global label)."""
+        return LocalBias(torch.cat([self.table, self.table]), self.hop)
