@@ -123,3 +123,39 @@ def test_implausible_model_facts_are_refused(model: WaveNet, tmp_path: Path, key
     torch.save(payload, path)
     with pytest.raises(WavegenError, match=f"model file {path} (is damaged|is not a valid)"):
         load_model(path)
+
+
+TOKENIZER = {"format": "wavegen-tokenizer", "version": 1,
+             "identity": {"name": "kmeans", "n_units": 8, "hop": 160, "hash": "ab12"},
+             "centroids": torch.arange(24.0).view(8, 3)}
+
+
+def test_the_tokenizer_entry_round_trips(model: WaveNet, tmp_path: Path) -> None:
+    save_model(tmp_path / "m.pt", model, 8000, VOCAB, tokenizer=TOKENIZER)
+    _, info = load_model(tmp_path / "m.pt")
+    assert info.tokenizer is not None
+    assert info.tokenizer["identity"] == TOKENIZER["identity"]
+    assert torch.equal(info.tokenizer["centroids"], TOKENIZER["centroids"])
+    save_model(tmp_path / "plain.pt", model, 8000, VOCAB)
+    assert "tokenizer" not in torch.load(tmp_path / "plain.pt", weights_only=True)
+    assert load_model(tmp_path / "plain.pt")[1].tokenizer is None
+
+
+@pytest.mark.parametrize("value, message", [
+    ([1, 2], "its tokenizer entry is a list, not the tokenizer's dict"),
+    ("kmeans", "its tokenizer entry is a str"),
+    ({"identity": {}}, r"its tokenizer entry is not a wavegen tokenizer \(format None, "
+                       r"identity dict\)"),
+    ({**TOKENIZER, "format": "wavegen-model"}, "its .*format 'wavegen-model'"),
+    ({**TOKENIZER, "identity": "ab12"}, "its .* identity str"),
+    ({"format": "wavegen-tokenizer"}, "its .* identity NoneType"),
+])
+def test_a_bad_tokenizer_entry_is_refused(model: WaveNet, tmp_path: Path, value: object,
+                                          message: str) -> None:
+    path = tmp_path / "m.pt"
+    save_model(path, model, 8000, VOCAB)
+    payload = torch.load(path, weights_only=True)
+    payload["tokenizer"] = value
+    torch.save(payload, path)
+    with pytest.raises(WavegenError, match=f"model file {path} is damaged: {message}"):
+        load_model(path)

@@ -9,7 +9,7 @@ parameters, but arranged so that the hot path is a handful of large GEMMs and fe
   ``xp[d:]`` (sees x[t]): no per-layer ``F.pad`` copy, no im2col, and every product is a plain
   2-D matrix multiply. Each layer writes its residual output straight into a buffer that already
   carries the next layer's zero padding.
-* **One autograd node per layer.** ``_ResidualLayerFn`` does taps + conditioning bias + gate +
+* **One autograd node per layer.** ``_ResidualLayerFn`` does taps + gate bias + gate +
   residual and skip 1x1s in forward and writes its own backward. It saves the layer input
   ``xp`` (the previous layer's output: no copy) and, unless ``recompute_gate``, the gate's
   sigmoid (N, G); with ``recompute_gate`` backward redoes the two tap GEMMs instead. Stored
@@ -18,9 +18,14 @@ parameters, but arranged so that the hot path is a handful of large GEMMs and fe
 * **One transcendental.** ``tanh(a) = 2 sigmoid(2 a) - 1`` with the factor 2 folded into the
   tap weights, so one sigmoid over the whole (N, G) pre-activation serves both gate halves (a
   sigmoid is several times cheaper than a tanh on CPU).
-* **Gate loops.** The element-wise work around the GEMMs (conditioning bias and sigmoid, the
-  gate output, the gate's backward with the conditioning gradient) is in ``gate.py``: compiled
-  into one loop each for large activations, eager ops otherwise.
+* **Gate bias per frame.** The gate bias (global conditioning, the dilated conv's bias and,
+  with local conditioning, the frame network's bias) is given per frame of ``hop`` time steps,
+  (F, B, G), and added through a view of the pre-activation as (frames, hop, B, G): nothing of
+  size (T, B, G) is built for it, and its gradient is the pre-activation's gradient summed over
+  each frame. Without local conditioning it is one frame as long as the segment.
+* **Gate loops.** The element-wise work around the GEMMs (gate bias and sigmoid, the gate
+  output, the gate's backward with the bias gradient) is in ``gate.py``: compiled into one
+  loop each for large activations, eager ops otherwise.
 * **Skip sum by accumulation.** The first layer starts the skip sum from the sum of all skip
   biases, the others accumulate their skip 1x1 into it in place (``addmm_``); the skip
   gradient, the same for every layer, is passed through unchanged.
@@ -31,7 +36,8 @@ parameters, but arranged so that the hot path is a handful of large GEMMs and fe
   stored bytes), the skip and residual products are added into the float32 sums, and the
   returned logits are float32, so the loss and its softmax run in float32.
 
-Shapes: B batch, T time, N = T * B rows, R residual, G = 2 H gate, S skip, C conditioning.
+Shapes: B batch, T time, N = T * B rows, R residual, G = 2 H gate, S skip, C conditioning,
+F frames of local conditioning.
 """
 
 from __future__ import annotations
@@ -55,15 +61,18 @@ class _ResidualLayerFn(torch.autograd.Function):
     Forward inputs:
         xp: (d + T, B, R) layer input, rows [:d] are the causal zero padding.
         skip: (N, S) running skip sum, updated in place; or (S,) skip bias to start a new sum.
-        cb: (B, G) conditioning projection plus the dilated conv's bias (tanh half doubled).
+        bias: (F, B, G) gate bias per frame: the conditioning projection plus the dilated
+            conv's bias plus, with local conditioning, the frame's (tanh half doubled);
+            time step t reads frame ``t // hop``, so F = ceil(T / hop).
         w_past, w_now: (G, R) kernel taps applied to x[t - d] and x[t] (tanh half doubled).
         w_res: (R, H) residual 1x1, or None for the last layer; b_res: (R,) or None.
         w_skip: (S, H) skip 1x1 (its bias is in the ``skip`` that starts the sum).
         dilation: d.
         pad_out: zero rows to put in front of the residual output (the next dilation).
         recompute: save only ``xp`` and recompute the gate in backward.
+        hop: time steps per frame of ``bias`` (T or more for a bias constant in time).
 
-    The GEMMs and the gate run in the dtype of the weights (``cb``, ``w_*`` and ``w_res``:
+    The GEMMs and the gate run in the dtype of the weights (``bias``, ``w_*`` and ``w_res``:
     float32, float64, or the autocast dtype); ``xp``, ``skip``, ``b_res`` and the outputs keep
     theirs (float32 under autocast). When the two differ, the layer saves its input cast to the
     compute dtype instead of ``xp``.
@@ -73,14 +82,16 @@ class _ResidualLayerFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, xp: torch.Tensor, skip: torch.Tensor, cb: torch.Tensor,
+    def forward(ctx: Any, xp: torch.Tensor, skip: torch.Tensor, bias: torch.Tensor,
                 w_past: torch.Tensor, w_now: torch.Tensor, w_res: torch.Tensor | None,
                 b_res: torch.Tensor | None, w_skip: torch.Tensor, dilation: int,
-                pad_out: int, recompute: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+                pad_out: int, recompute: bool,
+                hop: int) -> tuple[torch.Tensor | None, torch.Tensor]:
         T, B, R = xp.shape[0] - dilation, xp.shape[1], xp.shape[2]
         mixed = w_now.dtype != xp.dtype
         xc = xp.to(w_now.dtype) if mixed else xp  # (d + T, B, R) in the compute dtype
-        s, h = gate_forward(_gate_input(xc, w_past, w_now, dilation), cb, B)  # (N, G), (N, H)
+        z = _gate_input(xc, w_past, w_now, dilation)  # (N, G)
+        s, h = gate_forward(z, bias, B, hop)  # (N, G), (N, H)
         ctx.starts_skip = skip.dim() == 1
         if mixed:  # the product in the compute dtype, the sum in the stream's
             part = h @ w_skip.t()  # (N, S)
@@ -102,21 +113,21 @@ class _ResidualLayerFn(torch.autograd.Function):
                 torch.addmm(xp[dilation:].reshape(T * B, R), h, w_res.t(), out=y)
             assert b_res is not None  # a layer with a residual 1x1 has its bias
             y.add_(b_res)
-        ctx.save_for_backward(xc, cb, w_past, w_now, w_res, w_skip, None if recompute else s)
-        ctx.dilation, ctx.pad_out, ctx.stream_dtype = dilation, pad_out, xp.dtype
+        ctx.save_for_backward(xc, bias, w_past, w_now, w_res, w_skip, None if recompute else s)
+        ctx.dilation, ctx.pad_out, ctx.stream_dtype, ctx.hop = dilation, pad_out, xp.dtype, hop
         return out, skip
 
     @staticmethod
     def backward(ctx: Any, g_out: torch.Tensor | None,
                  g_skip: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        xc, cb, w_past, w_now, w_res, w_skip, s = ctx.saved_tensors
-        d, pad_out = ctx.dilation, ctx.pad_out
+        xc, bias, w_past, w_now, w_res, w_skip, s = ctx.saved_tensors
+        d, pad_out, hop = ctx.dilation, ctx.pad_out, ctx.hop
         T, B, R = xc.shape[0] - d, xc.shape[1], xc.shape[2]
         N = T * B
         cdt, mixed = w_now.dtype, w_now.dtype != ctx.stream_dtype
         g_skip_c = g_skip.to(cdt).contiguous()  # (N, S)
         if s is None:
-            s, h = gate_forward(_gate_input(xc, w_past, w_now, d), cb, B)  # (N, G), (N, H)
+            s, h = gate_forward(_gate_input(xc, w_past, w_now, d), bias, B, hop)
         else:
             h = gate_output(s)  # (N, H)
 
@@ -132,7 +143,7 @@ class _ResidualLayerFn(torch.autograd.Function):
             g_b_res = g_res.sum(0)  # (R,)
 
         del h
-        g_z, g_cb = gate_backward(g_h, s, B)  # (N, G), (B, G)
+        g_z, g_bias = gate_backward(g_h, s, B, hop)  # (N, G), (F, B, G)
         del g_h, s
 
         g_xp = torch.empty(xc.shape, dtype=ctx.stream_dtype, device=xc.device)  # (d + T, B, R)
@@ -153,8 +164,8 @@ class _ResidualLayerFn(torch.autograd.Function):
         g_w_past = g_z.t() @ xc[:T].reshape(N, R)  # (G, R)
         g_w_now = g_z.t() @ xc[d:].reshape(N, R)  # (G, R)
         g_skip_in = g_skip.sum(0) if ctx.starts_skip else g_skip
-        return (g_xp, g_skip_in, g_cb, g_w_past, g_w_now, g_w_res, g_b_res, g_w_skip,
-                None, None, None)
+        return (g_xp, g_skip_in, g_bias, g_w_past, g_w_now, g_w_res, g_b_res, g_w_skip,
+                None, None, None, None)
 
 
 def _gate_input(xp: torch.Tensor, w_past: torch.Tensor, w_now: torch.Tensor,
@@ -166,14 +177,15 @@ def _gate_input(xp: torch.Tensor, w_past: torch.Tensor, w_now: torch.Tensor,
     return z
 
 
-def residual_layer(xp: torch.Tensor, skip: torch.Tensor, cond_bias: torch.Tensor,
+def residual_layer(xp: torch.Tensor, skip: torch.Tensor, bias: torch.Tensor, hop: int,
                    w: torch.Tensor, w_res: torch.Tensor | None, b_res: torch.Tensor | None,
                    w_skip: torch.Tensor, dilation: int, pad_out: int, recompute: bool,
                    cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
     """One residual layer with :class:`_ResidualLayerFn`, computing in ``cdt``.
 
     Args:
-        cond_bias: (B, G) conditioning projection plus the dilated conv's bias.
+        bias: (F, B, G) gate bias per frame of ``hop`` time steps: the conditioning
+            projection plus the dilated conv's bias plus the frame's local bias, if any.
         w: (G, R, 2) dilated conv weight: tap 0 sees x[t - d], tap 1 sees x[t].
         w_res, b_res: (R, H) and (R,) residual 1x1, or None for the last layer.
         w_skip: (S, H) skip 1x1.
@@ -182,9 +194,9 @@ def residual_layer(xp: torch.Tensor, skip: torch.Tensor, cond_bias: torch.Tensor
     H = w.shape[0] // 2
     gain = torch.cat([w.new_full((H,), 2.0), w.new_ones(H)])  # (G,): tanh(a) via sigmoid(2a)
     return _ResidualLayerFn.apply(
-        xp, skip, (cond_bias * gain).to(cdt), (w[:, :, 0] * gain[:, None]).to(cdt),
+        xp, skip, (bias * gain).to(cdt), (w[:, :, 0] * gain[:, None]).to(cdt),
         (w[:, :, 1] * gain[:, None]).to(cdt), None if w_res is None else w_res.to(cdt), b_res,
-        w_skip.to(cdt), dilation, pad_out, recompute)
+        w_skip.to(cdt), dilation, pad_out, recompute, hop)
 
 
 def compute_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:

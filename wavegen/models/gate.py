@@ -37,9 +37,29 @@ MODE = "auto"  # auto (compiled on CUDA), compiled (on every device) or eager
 _compiled: dict[str, Callable] = {}
 
 
-def _forward(z: torch.Tensor, cb: torch.Tensor, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _frames(x: torch.Tensor, B: int,
+            hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows (t, b) of ``x`` (N, C) grouped by frame of ``hop`` time steps, as views: (the
+    whole frames (Q, hop, B, C), the rows of the last, partial one (T - Q * hop, B, C))."""
+    xt = x.view(-1, B, x.shape[1])  # (T, B, C)
+    whole = xt.shape[0] // hop
+    return xt[:whole * hop].view(whole, hop, B, x.shape[1]), xt[whole * hop:]
+
+
+def _frame_sums(g_z: torch.Tensor, B: int, hop: int) -> torch.Tensor:
+    """g_z (N, G) summed over the time steps of each frame -> (F, B, G)."""
+    whole, part = _frames(g_z, B, hop)
+    sums = whole.sum(1)  # (Q, B, G)
+    return torch.cat([sums, part.sum(0, keepdim=True)]) if part.shape[0] else sums
+
+
+def _forward(z: torch.Tensor, bias: torch.Tensor, B: int,
+             hop: int) -> tuple[torch.Tensor, torch.Tensor]:
     G = z.shape[1]
-    s = torch.sigmoid(z.view(-1, B, G) + cb).view(-1, G)
+    whole, part = _frames(z, B, hop)
+    n = whole.shape[0]
+    pre = torch.cat([(whole + bias[:n, None]).view(-1, B, G), part + bias[n:]])  # (T, B, G)
+    s = torch.sigmoid(pre).view(-1, G)
     return s, (2 * s[:, :G // 2] - 1) * s[:, G // 2:]
 
 
@@ -48,18 +68,21 @@ def _output(s: torch.Tensor) -> torch.Tensor:
     return (2 * s[:, :H] - 1) * s[:, H:]
 
 
-def _backward(g_h: torch.Tensor, s: torch.Tensor, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _backward(g_h: torch.Tensor, s: torch.Tensor, B: int,
+              hop: int) -> tuple[torch.Tensor, torch.Tensor]:
     H = s.shape[1] // 2
     s_a, s_b = s[:, :H], s[:, H:]
     g_a = 2 * g_h * s_b * s_a * (1 - s_a)
     g_b = g_h * (2 * s_a - 1) * s_b * (1 - s_b)
     g_z = torch.cat([g_a, g_b], dim=1)
-    return g_z, g_z.view(-1, B, 2 * H).sum(0)
+    return g_z, _frame_sums(g_z, B, hop)
 
 
-def _eager_forward(z: torch.Tensor, cb: torch.Tensor,
-                   B: int) -> tuple[torch.Tensor, torch.Tensor]:
-    z.view(-1, B, z.shape[1]).add_(cb)
+def _eager_forward(z: torch.Tensor, bias: torch.Tensor, B: int,
+                   hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    whole, part = _frames(z, B, hop)
+    whole.add_(bias[:whole.shape[0], None])
+    part.add_(bias[whole.shape[0]:])
     s = z.sigmoid_()
     return s, _eager_output(s)
 
@@ -69,8 +92,8 @@ def _eager_output(s: torch.Tensor) -> torch.Tensor:
     return torch.mul(s[:, :H], 2).sub_(1).mul_(s[:, H:])
 
 
-def _eager_backward(g_h: torch.Tensor, s: torch.Tensor,
-                    B: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _eager_backward(g_h: torch.Tensor, s: torch.Tensor, B: int,
+                    hop: int) -> tuple[torch.Tensor, torch.Tensor]:
     H = s.shape[1] // 2
     s_a, s_b = s[:, :H], s[:, H:]
     # d h / d(2a) = s_b * 2 s_a (1 - s_a);  d h / d b = tanh_a * s_b (1 - s_b).
@@ -78,7 +101,7 @@ def _eager_backward(g_h: torch.Tensor, s: torch.Tensor,
     torch.mul(torch.mul(g_h, s_b).mul_(2), torch.addcmul(s_a, s_a, s_a, value=-1),
               out=g_z[:, :H])
     torch.mul(g_h.mul_(_eager_output(s)), 1 - s_b, out=g_z[:, H:])
-    return g_z, g_z.view(-1, B, 2 * H).sum(0)
+    return g_z, _frame_sums(g_z, B, hop)
 
 
 _EAGER: dict[str, Callable[..., Any]] = {"forward": _eager_forward, "output": _eager_output,
@@ -113,11 +136,15 @@ def _pick(name: str, x: torch.Tensor) -> Callable[..., Any]:
     return call
 
 
-def gate_forward(z: torch.Tensor, cb: torch.Tensor,
-                 B: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gate of the pre-activation z (N, G) plus the conditioning bias cb (B, G), rows ordered
-    (t, b) -> (s (N, G) the sigmoid of both halves, h (N, H)). May overwrite ``z``."""
-    return _pick("forward", z)(z, cb, B)
+def gate_forward(z: torch.Tensor, bias: torch.Tensor, B: int,
+                 hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gate of the pre-activation z (N, G), rows ordered (t, b), plus the gate bias (F, B, G)
+    of frames of ``hop`` time steps (time step t reads frame ``t // hop``; F = ceil(T / hop);
+    one frame of ``hop >= T`` steps for a bias constant in time) -> (s (N, G) the sigmoid of
+    both halves, h (N, H)). May overwrite ``z``."""
+    # Contiguous: a compiled loop built for one layout of the bias was seen to be reused, with
+    # wrong results, for another (torch 2.14, dynamic shapes); the copy is (F, B, G) at most.
+    return _pick("forward", z)(z, bias.contiguous(), B, hop)
 
 
 def gate_output(s: torch.Tensor) -> torch.Tensor:
@@ -125,8 +152,9 @@ def gate_output(s: torch.Tensor) -> torch.Tensor:
     return _pick("output", s)(s)
 
 
-def gate_backward(g_h: torch.Tensor, s: torch.Tensor,
-                  B: int) -> tuple[torch.Tensor, torch.Tensor]:
+def gate_backward(g_h: torch.Tensor, s: torch.Tensor, B: int,
+                  hop: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the gate: g_h (N, H) and the saved sigmoid s (N, G) -> (g_z (N, G) w.r.t.
-    the pre-activation (2a, b), g_cb (B, G) summed over time). May overwrite ``g_h``."""
-    return _pick("backward", s)(g_h, s, B)
+    the pre-activation (2a, b), g_bias (F, B, G) summed over each frame's time steps). May
+    overwrite ``g_h``."""
+    return _pick("backward", s)(g_h, s, B, hop)

@@ -8,9 +8,12 @@ A model file is a ``torch.save`` dict of plain types and tensors::
      "state_dict": {...}}
 
 ``null_condition`` says the model was trained with conditioning dropout, so the zero vector
-is a learned unconditional distribution and classifier-free guidance works. Training
-checkpoints add ``ema_state_dict`` when weight averaging is on; loading a checkpoint for
-synthesis uses those averaged weights.
+is a learned unconditional distribution and classifier-free guidance works. A model with local
+conditioning (``model_config["n_units"]`` > 0, a renderer) also holds ``"tokenizer"``: the
+``tokenizer.pt`` dict of the units stage that made its training plans, stored as is (plain
+types and tensors; ``"format": "wavegen-tokenizer"`` and its ``"identity"``), so the plans it
+is given can be made the same way. Training checkpoints add ``ema_state_dict`` when weight
+averaging is on; loading a checkpoint for synthesis uses those averaged weights.
 
 Loading uses ``torch.load(weights_only=True)``, so a file can never run code.
 """
@@ -32,6 +35,7 @@ from wavegen.outputs import atomic_output
 
 MODEL_FORMAT = "wavegen-model"
 EXECUTION_KEYS = ("impl", "recompute_gate", "checkpoint_activations")
+TOKENIZER_FORMAT = "wavegen-tokenizer"
 
 
 def default_model_path() -> Path:
@@ -81,24 +85,30 @@ class ModelInfo:
     label_kind: str
     null_condition: bool = False
     synth_defaults: dict[str, float] = field(default_factory=dict)
+    tokenizer: dict[str, Any] | None = None
 
 
 def model_payload(model: WaveNet, sample_rate: int, vocab: list[str], label_kind: str,
                   null_condition: bool = False,
-                  synth_defaults: dict[str, float] | None = None) -> dict[str, Any]:
-    """The model file dict (see the module doc)."""
+                  synth_defaults: dict[str, float] | None = None,
+                  tokenizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model file dict (see the module doc); ``tokenizer`` only when given."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return {"format": MODEL_FORMAT, "version": 1, "model_config": asdict(model.cfg),
-            "sample_rate": sample_rate, "vocab": list(vocab), "label_kind": label_kind,
-            "null_condition": bool(null_condition),
-            "synth_defaults": dict(synth_defaults or {}), "state_dict": state}
+    out = {"format": MODEL_FORMAT, "version": 1, "model_config": asdict(model.cfg),
+           "sample_rate": sample_rate, "vocab": list(vocab), "label_kind": label_kind,
+           "null_condition": bool(null_condition),
+           "synth_defaults": dict(synth_defaults or {}), "state_dict": state}
+    if tokenizer is not None:
+        out["tokenizer"] = tokenizer
+    return out
 
 
 def save_model(path: str | os.PathLike[str], model: WaveNet, sample_rate: int,
                vocab: list[str], label_kind: str = "utt2genre", null_condition: bool = False,
-               synth_defaults: dict[str, float] | None = None) -> None:
+               synth_defaults: dict[str, float] | None = None,
+               tokenizer: dict[str, Any] | None = None) -> None:
     atomic_torch_save(model_payload(model, sample_rate, vocab, label_kind, null_condition,
-                                    synth_defaults), path)
+                                    synth_defaults, tokenizer), path)
 
 
 def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelInfo]:
@@ -112,7 +122,8 @@ def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelI
         model.load_state_dict(obj.get("ema_state_dict") or obj["state_dict"])
         info = ModelInfo(cfg, int(obj["sample_rate"]), list(obj["vocab"]), obj["label_kind"],
                          bool(obj.get("null_condition", False)),
-                         {str(k): float(v) for k, v in obj.get("synth_defaults", {}).items()})
+                         {str(k): float(v) for k, v in obj.get("synth_defaults", {}).items()},
+                         obj.get("tokenizer"))
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         raise WavegenError(f"{where} is not a valid wavegen model: {err}") from err
     problem = _implausible(info)
@@ -133,6 +144,17 @@ def _implausible(info: ModelInfo) -> str:
     for name, value in info.synth_defaults.items():
         if not math.isfinite(value):
             return f"synthesis default {name} = {value}"
+    return tokenizer_problem(info.tokenizer) if info.tokenizer is not None else ""
+
+
+def tokenizer_problem(tok: object) -> str:
+    """Why ``tok`` is not a ``tokenizer.pt`` dict ("" if it is one): a dict with ``"format":
+    "wavegen-tokenizer"`` and a dict ``"identity"``."""
+    if not isinstance(tok, dict):
+        return f"its tokenizer entry is a {type(tok).__name__}, not the tokenizer's dict"
+    if tok.get("format") != TOKENIZER_FORMAT or not isinstance(tok.get("identity"), dict):
+        return (f"its tokenizer entry is not a wavegen tokenizer (format {tok.get('format')!r}, "
+                f"identity {type(tok.get('identity')).__name__})")
     return ""
 
 

@@ -1,8 +1,10 @@
-"""WaveNet with global conditioning, parallel over time (training and teacher forcing).
+"""WaveNet with global and local conditioning, parallel over time (training and teacher
+forcing).
 
 Shapes: B batch, T time, A classes (mu-law), R residual channels, G gate channels (the dilated
 convolution's output, split into a tanh half and a sigmoid half of H = G / 2 each), S skip
-channels, C conditioning size (genre vocabulary or tag vocabulary).
+channels, C conditioning size (genre vocabulary or tag vocabulary), L layers, F frames of a
+plan of units (local conditioning, ``local.py``).
 
 At time t the logits predict sample t + 1 from samples ``<= t``.
 """
@@ -17,8 +19,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from wavegen.errors import WavegenError
 from wavegen.models.fused import compute_dtype, residual_layer
-from wavegen.models.weights import WaveNetWeights
+from wavegen.models.local import FrameNet, check_units
+from wavegen.models.weights import LocalBias, WaveNetWeights
 
 IMPLS = ("fused", "reference")
 T = TypeVar("T")
@@ -38,6 +42,13 @@ class WaveNetConfig:
         n_cond: size of the global conditioning vector. The trainer always sets it to the
             size of the data's vocabulary; a value in a config file is replaced (the config
             that the run writes, ``<exp>/config.yaml``, shows the value used).
+        n_units: K, the unit vocabulary of local conditioning (a plan of units per frame);
+            0: none, the network is globally conditioned only. In a config, any value > 0
+            turns it on and the trainer sets K and ``unit_hop`` from the unit tables.
+        unit_hop: samples per frame of the plan.
+        unit_channels: width of the frame network (``local.py``).
+        unit_layers: its residual convolutions over frames.
+        unit_kernel: their width in frames (odd, centred: the plan is known ahead).
 
     Only what defines the network is here: how its forward is computed is chosen when the
     model is built (:class:`WaveNet`'s ``impl``, ``recompute_gate``,
@@ -51,6 +62,11 @@ class WaveNetConfig:
     n_layers: int = 16
     dilation_cycle: int = 8
     n_cond: int = 10
+    n_units: int = 0
+    unit_hop: int = 160
+    unit_channels: int = 64
+    unit_layers: int = 2
+    unit_kernel: int = 3
 
     def __post_init__(self) -> None:
         for name in ("n_classes", "residual_channels", "gate_channels", "skip_channels",
@@ -59,6 +75,14 @@ class WaveNetConfig:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.gate_channels % 2:
             raise ValueError(f"model.gate_channels must be even, got {self.gate_channels}")
+        for name, low in (("n_units", 0), ("unit_hop", 1), ("unit_channels", 1),
+                          ("unit_layers", 0), ("unit_kernel", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"model.{name} must be an integer >= {low}, got {value!r}")
+        if self.unit_kernel % 2 == 0:
+            raise ValueError(f"model.unit_kernel must be odd (centred on its frame), got "
+                             f"{self.unit_kernel}")
 
     @property
     def dilations(self) -> list[int]:
@@ -68,6 +92,11 @@ class WaveNetConfig:
     def receptive_field(self) -> int:
         """Number of past input samples (including the current one) that reach the output."""
         return sum(self.dilations) + 1
+
+    @property
+    def unit_context(self) -> int:
+        """Frames of the plan the frame network reads on each side of a frame."""
+        return self.unit_layers * (self.unit_kernel // 2)
 
 
 class ResidualLayer(nn.Module):
@@ -84,26 +113,32 @@ class ResidualLayer(nn.Module):
         self.residual = nn.Conv1d(hidden, cfg.residual_channels, 1) if has_residual else None
 
     def forward(
-        self, x: torch.Tensor, cond: torch.Tensor
+        self, x: torch.Tensor, cond: torch.Tensor, local: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (B, R, T), cond: (B, C) -> (residual out (B, R, T), skip (B, S, T))."""
+        """x: (B, R, T), cond: (B, C), local: None or (B, G, T) gate bias of each position ->
+        (residual out (B, R, T), skip (B, S, T))."""
         z = self.dilated(F.pad(x, (self.dilation, 0)))  # (B, G, T)
         z = z + self.cond(cond).unsqueeze(-1)  # (B, G, T)
+        if local is not None:
+            z = z + local  # (B, G, T)
         a, b = z.chunk(2, dim=1)  # (B, H, T) each
         h = torch.tanh(a) * torch.sigmoid(b)  # (B, H, T)
         skip = self.skip(h)  # (B, S, T)
         out = x + self.residual(h) if self.residual is not None else x  # (B, R, T)
         return out, skip
 
-    def fused(self, xp: torch.Tensor, skip: torch.Tensor, cond: torch.Tensor, pad_out: int,
-              recompute: bool, cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
+    def fused(self, xp: torch.Tensor, skip: torch.Tensor, cond: torch.Tensor,
+              frames: torch.Tensor | None, hop: int, pad_out: int, recompute: bool,
+              cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The same layer on the fused path (time-major): xp (d + T, B, R) left-padded input,
-        skip (N, S) running sum or (S,) to start one -> (next layer's padded input
-        (pad_out + T, B, R), or None after the last layer; skip sum (N, S)). See
+        skip (N, S) running sum or (S,) to start one, frames None or (F, B, G) the local gate
+        bias of frames of ``hop`` time steps -> (next layer's padded input (pad_out + T, B, R),
+        or None after the last layer; skip sum (N, S)). See
         :func:`wavegen.models.fused.residual_layer`."""
         res = self.residual
+        bias = (self.cond(cond) + self.dilated.bias).unsqueeze(0)  # (1, B, G)
         return residual_layer(
-            xp, skip, self.cond(cond) + self.dilated.bias, self.dilated.weight,
+            xp, skip, bias if frames is None else bias + frames, hop, self.dilated.weight,
             None if res is None else res.weight[:, :, 0], None if res is None else res.bias,
             self.skip.weight[:, :, 0], self.dilation, pad_out, recompute, cdt)
 
@@ -116,23 +151,25 @@ def _present(x: T | None) -> T:
 
 
 def _fused_block(layers: list[ResidualLayer], pads: list[int], x: torch.Tensor,
-                 cond: torch.Tensor, recompute: bool,
+                 cond: torch.Tensor, frames: torch.Tensor | None, hop: int, recompute: bool,
                  cdt: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Layers in sequence on the fused path: x (d0 + T, B, R) -> (next input or None, (N, S)
-    their skip sum)."""
+    """Layers in sequence on the fused path: x (d0 + T, B, R), frames None or (F, B, L', G)
+    these layers' local gate biases -> (next input or None, (N, S) their skip sum)."""
     # A plain sum: the gradient of stack(...).sum(0) reaches each bias as a view of one shared
     # buffer, and accumulating a second backward into such .grad tensors adds up L times.
     skip = sum((_present(layer.skip.bias) for layer in layers[1:]),
                _present(layers[0].skip.bias))  # (S,)
     out: torch.Tensor | None = x
-    for layer, pad in zip(layers, pads, strict=True):
+    for i, (layer, pad) in enumerate(zip(layers, pads, strict=True)):
         assert out is not None  # only the last layer of the stack returns None
-        out, skip = layer.fused(out, skip, cond, pad, recompute, cdt)
+        out, skip = layer.fused(out, skip, cond, None if frames is None else frames[:, :, i],
+                                hop, pad, recompute, cdt)
     return out, skip
 
 
 class WaveNet(nn.Module):
-    """Genre/tag-conditioned WaveNet over mu-law codes.
+    """Genre/tag-conditioned WaveNet over mu-law codes, optionally also conditioned on a plan
+    of units per frame (``cfg.n_units`` > 0: the frame network ``frame_net``, ``local.py``).
 
     How the forward is computed, with the same parameters and results (not part of the
     architecture; model files do not store it):
@@ -163,22 +200,95 @@ class WaveNet(nn.Module):
         )
         self.out1 = nn.Conv1d(cfg.skip_channels, cfg.skip_channels, 1)
         self.out2 = nn.Conv1d(cfg.skip_channels, cfg.n_classes, 1)
+        self.frame_net = (FrameNet(cfg.n_units, cfg.unit_channels, cfg.unit_layers,
+                                   cfg.unit_kernel, cfg.n_layers, cfg.gate_channels)
+                          if cfg.n_units > 0 else None)
 
-    def forward(self, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """codes: (B, T) long, cond: (B, C) float -> logits (B, A, T) for the next sample."""
+    def forward(self, codes: torch.Tensor, cond: torch.Tensor, units: torch.Tensor | None = None,
+                offset: int = 0) -> torch.Tensor:
+        """Logits for the next sample at every position.
+
+        Args:
+            codes: (B, T) long inputs.
+            cond: (B, C) float global conditioning.
+            units: (B, F) long plan (ids in [-1, K), -1 outside the plan) of a model with
+                local conditioning; None for one without.
+            offset: the plan's frame of position 0: position t adds frame
+                ``offset + t // unit_hop`` of the frame network's table to every layer's gate
+                pre-activation (so F >= offset + ceil(T / unit_hop)). A window of a plan
+                starts ``offset`` frames early, so the frame network sees that much context.
+
+        Returns:
+            (B, A, T) logits.
+
+        Raises:
+            WavegenError: units missing for a model with local conditioning, given to one
+                without, malformed, or too short for T positions from ``offset``.
+        """
+        table = self._frames(codes, units, offset)  # (B, ceil(T / hop), L, G) or None
         if self.impl == "fused":
-            return self._fused_forward(codes, cond)
+            return self._fused_forward(codes, cond, table)
         x = self.embed(codes).transpose(1, 2)  # (B, R, T)
         skips = torch.zeros(
             x.shape[0], self.cfg.skip_channels, x.shape[2], dtype=x.dtype, device=x.device
         )  # (B, S, T)
-        for layer in self.layers:
-            x, s = layer(x, cond)
+        per_t = None  # (B, T, L, G): the frame each position reads
+        if table is not None:
+            per_t = table[:, torch.arange(codes.shape[1], device=x.device) // self.cfg.unit_hop]
+        for i, layer in enumerate(self.residual_layers):
+            x, s = layer(x, cond, None if per_t is None else per_t[:, :, i].transpose(1, 2))
             skips = skips + s
         return self.head(skips)
 
-    def _fused_forward(self, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """The forward on the fused path: codes (B, T) long, cond (B, C) -> (B, A, T).
+    def _frames(self, codes: torch.Tensor, units: torch.Tensor | None,
+                offset: int) -> torch.Tensor | None:
+        """The frame network's gate biases of the frames that positions 0 .. T - 1 read,
+        frames ``offset .. offset + ceil(T / hop) - 1``: (B, ceil(T / hop), L, G); None
+        without local conditioning. Checks ``units`` and ``offset`` (see :meth:`forward`)."""
+        K, hop = self.cfg.n_units, self.cfg.unit_hop
+        if units is None:
+            if self.frame_net is not None:
+                raise WavegenError(f"this model is conditioned on a plan of {K} units per "
+                                   f"{hop}-sample frame: pass units (batch, frames) too")
+            return None
+        if self.frame_net is None:
+            raise WavegenError("this model has no local conditioning (model.n_units 0): call "
+                               "it without units")
+        check_units(units, K)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise WavegenError(f"the offset into the plan must be an integer >= 0, got "
+                               f"{offset!r}")
+        B, T = codes.shape
+        need = offset + -(-T // hop)
+        if units.shape[0] != B or units.shape[1] < need:
+            raise WavegenError(f"units of shape {tuple(units.shape)} do not cover {B} rows of "
+                               f"{T} positions from frame {offset}: need (batch {B}, frames >= "
+                               f"{need}) at {hop} samples per frame")
+        return self.frame_net(units)[:, offset:need]  # (B, ceil(T / hop), L, G)
+
+    @torch.no_grad()
+    def local_bias(self, units: torch.Tensor) -> LocalBias:
+        """The engines' local conditioning for a plan: units (B, F) long in [-1, K) ->
+        :class:`LocalBias` with the frame network's table (B, F, L, G), float32 on the
+        model's device, and ``unit_hop``; engine step n reads frame ``n // unit_hop``, as
+        position n does in :meth:`forward` with offset 0. Frames marked -1 get zero bias.
+        (The frame network has no training-time behaviour: no dropout, no batch statistics.)
+
+        Raises:
+            WavegenError: a model without local conditioning, or malformed units.
+        """
+        if self.frame_net is None:
+            raise WavegenError("this model has no local conditioning (model.n_units 0): it "
+                               "takes no plan of units")
+        units = check_units(units, self.cfg.n_units).to(self.embed.weight.device)
+        with torch.autocast(units.device.type, enabled=False):
+            table = self.frame_net(units).float()  # (B, F, L, G)
+        return LocalBias(table, self.cfg.unit_hop)
+
+    def _fused_forward(self, codes: torch.Tensor, cond: torch.Tensor,
+                       table: torch.Tensor | None) -> torch.Tensor:
+        """The forward on the fused path: codes (B, T) long, cond (B, C), table None or
+        (B, ceil(T / hop), L, G) the frames' local gate biases -> (B, A, T).
 
         Under autocast the residual stack computes in the autocast dtype with float32 sums
         (``fused.py``) and the output head runs under the caller's autocast; the logits are
@@ -187,6 +297,9 @@ class WaveNet(nn.Module):
         B, T = codes.shape
         device = codes.device
         cdt = compute_dtype(device, self.embed.weight.dtype)
+        # Frame-major like the activations: layer i's bias is the (F, B, G) view [:, :, i].
+        frames = None if table is None else table.transpose(0, 1)  # (F, B, L, G)
+        hop = T if table is None else self.cfg.unit_hop
         # The stack handles its own casts: autocast off inside it, so the conditioning
         # projection, the biases and the sums stay in the parameters' dtype.
         with torch.autocast(device.type, enabled=False):
@@ -196,7 +309,9 @@ class WaveNet(nn.Module):
             step = self.cfg.dilation_cycle if self.checkpoint_activations else len(layers)
             skip = None
             for i in range(0, len(layers), step):
-                args = (layers[i:i + step], pads[i:i + step], x, cond, self.recompute_gate, cdt)
+                args = (layers[i:i + step], pads[i:i + step], x, cond,
+                        None if frames is None else frames[:, :, i:i + step], hop,
+                        self.recompute_gate, cdt)
                 if self.checkpoint_activations and torch.is_grad_enabled():
                     x, part = checkpoint(_fused_block, *args, use_reentrant=False)
                 else:

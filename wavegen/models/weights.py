@@ -157,8 +157,9 @@ class LocalBias:
         if isinstance(self.hop, bool) or not isinstance(self.hop, int) or self.hop < 1:
             raise WavegenError(f"local conditioning hop must be an integer >= 1, got {self.hop!r}")
         if not isinstance(self.table, torch.Tensor) or self.table.dim() != 4:
-            raise WavegenError("local conditioning table must be a (batch, frames, layers, gate) "
-                             f"tensor, got {getattr(self.table, 'shape', type(self.table).__name__)}")
+            got = getattr(self.table, "shape", type(self.table).__name__)
+            raise WavegenError("local conditioning table must be a (batch, frames, layers, "
+                               f"gate) tensor, got {got}")
         if self.table.shape[1] < 1:
             raise WavegenError("local conditioning table has no frames")
 

@@ -60,12 +60,15 @@ def segment_nll_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
 
 def discriminative_loss(model: torch.nn.Module, codes: torch.Tensor, cond: torch.Tensor,
                         other: torch.Tensor, usable: torch.Tensor, weight: float,
-                        margin: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                        margin: float, units: torch.Tensor | None = None,
+                        offset: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One forward over the segments under their own and their wrong labels.
 
     Args:
         codes: (B, T + 1) long; cond, other: (B, C); usable: (B,) bool (from
             :func:`other_labels`).
+        units, offset: a renderer's plan windows (B, W) long and their offset; a segment
+            keeps its own plan under the wrong label (only the global label changes).
 
     Returns:
         (loss, nll, gap): the loss to minimize (the mean NLL of the B segments under their own
@@ -76,7 +79,9 @@ def discriminative_loss(model: torch.nn.Module, codes: torch.Tensor, cond: torch
     B = codes.shape[0]
     both = torch.cat([codes, codes[usable]])  # (B + U, T + 1)
     labels = torch.cat([cond, other[usable]])  # (B + U, C)
-    per_row = segment_nll_bits(model(both[:, :-1], labels), both[:, 1:])  # (B + U,)
+    plans = None if units is None else torch.cat([units, units[usable]])  # (B + U, W)
+    per_row = segment_nll_bits(model(both[:, :-1], labels, plans, offset),
+                               both[:, 1:])  # (B + U,)
     own, wrong = per_row[:B], per_row[B:]  # (B,), (U,)
     gap = wrong - own[usable]  # (U,)
     hinge = torch.clamp(margin - gap, min=0).sum() / B

@@ -10,6 +10,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -18,22 +19,26 @@ from accelerate.state import AcceleratorState
 
 from wavegen.config import ExperimentConfig
 from wavegen.data.dump import DumpStore
-from wavegen.data.segments import SegmentSampler
+from wavegen.data.segments import Batch, SegmentSampler
 from wavegen.errors import WavegenError
 from wavegen.machine import run_facts
-from wavegen.models.io import load_model
+from wavegen.models.io import load_model, safe_torch_load, tokenizer_problem
 from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.train.checkpoint import load_latest
 from wavegen.train.ema import EMA
 from wavegen.train.logging import require_trackers
 from wavegen.train.precision import resolve_precision
+from wavegen.units.store import UNITS_DIR, UnitStore
 
 log = logging.getLogger(__name__)
 
 VALID_SEED = 20240613  # the validation segments: the same for every run and resume
 
 ARCHITECTURE = ("n_classes", "residual_channels", "gate_channels", "skip_channels",
-                "n_layers", "dilation_cycle", "n_cond")
+                "n_layers", "dilation_cycle", "n_cond", "n_units")
+# The frame network's shape: part of the architecture only where there is one (n_units > 0).
+LOCAL_ARCHITECTURE = ("unit_hop", "unit_channels", "unit_layers", "unit_kernel")
+TOKENIZER_FILE = "tokenizer.pt"
 
 
 @dataclass
@@ -43,10 +48,11 @@ class TrainState:
     ``exp_dir`` holds the run's checkpoints and logs; ``model`` and ``opt`` are wrapped by
     accelerate; ``data_gen`` draws the global batches (the same stream on every process);
     ``valid_set`` holds the fixed validation batches, each (codes (B, T + 1) long, cond
-    (B, C)); ``micro`` is the rows of a global batch that one process trains on per
-    micro-step; ``step`` counts optimizer steps, ``skipped`` the
-    steps dropped for a non-finite loss or gradient (``bad_in_a_row`` of them in a row now),
-    ``best`` the lowest validation bits/sample so far.
+    (B, C)), for a renderer with its plan windows and their offset; ``micro`` is the rows of
+    a global batch that one process trains on per micro-step; ``step`` counts optimizer
+    steps, ``skipped`` the steps dropped for a non-finite loss or gradient (``bad_in_a_row``
+    of them in a row now), ``best`` the lowest validation bits/sample so far; ``tokenizer``
+    is a renderer's ``tokenizer.pt`` dict (model files and checkpoints carry it), else None.
     """
 
     cfg: ExperimentConfig
@@ -58,7 +64,7 @@ class TrainState:
     data_gen: torch.Generator
     ema: EMA | None
     sampler: SegmentSampler
-    valid_set: list[tuple[torch.Tensor, torch.Tensor]]
+    valid_set: list[Batch]
     vocab: list[str]
     label_kind: str
     micro: int
@@ -67,6 +73,7 @@ class TrainState:
     skipped: int = 0
     bad_in_a_row: int = 0
     best: float = math.inf
+    tokenizer: dict[str, Any] | None = None
 
 
 def lr_lambda(cfg: ExperimentConfig):
@@ -86,13 +93,30 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
                source: object = "the config") -> TrainState:
     """Build the run for ``cfg`` on the dumps in ``data_dir``, resumed from the newest
     checkpoint in ``exp_dir`` if there is one. ``model.n_cond`` is set from the data's
-    vocabulary (a config's value is replaced: the data decides it). On the main process,
-    writes ``exp_dir/config.yaml`` and appends a line to ``exp_dir/runs.jsonl``.
-    ``source`` names the config in error messages."""
+    vocabulary (a config's value is replaced: the data decides it); with ``model.n_units``
+    > 0 (a renderer) ``n_units`` and ``unit_hop`` are set from the unit tables beside the
+    dumps, which must come from the dump's ``tokenizer.pt``. On the main process, writes
+    ``exp_dir/config.yaml`` and appends a line to ``exp_dir/runs.jsonl``. ``source`` names
+    the config in error messages."""
     tc = cfg.train
     train_store, valid_store = _open_stores(data_dir, cfg)
     vocab = train_store.vocab
     cfg.model = WaveNetConfig(**{**cfg.model.__dict__, "n_cond": len(vocab)})
+    train_units = valid_units = tokenizer = None
+    if cfg.model.n_units > 0:
+        train_units, valid_units, tokenizer = _open_units(data_dir)
+        log.info("local conditioning: %d units per %d-sample frame, from the unit tables "
+                 "(model.n_units %d in %s)", train_units.n_units, train_units.hop,
+                 cfg.model.n_units, source)
+        cfg.model = WaveNetConfig(**{**cfg.model.__dict__, "n_units": train_units.n_units,
+                                     "unit_hop": train_units.hop})
+    # Before anything is written: a label weight the data lacks or unit tables that do not
+    # fit the dumps stop the run here.
+    margin = cfg.model.unit_context
+    sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes,
+                             tc.label_weights, train_units, margin)
+    valid_sampler = SegmentSampler(valid_store, tc.segment_length, cfg.model.n_classes,
+                                   units=valid_units, margin=margin)
 
     # cpu=True without CUDA: several CPU processes (torchrun, accelerate launch) then form a
     # gloo process group instead of running as independent copies.
@@ -123,6 +147,8 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
     ckpt = load_latest(exp_dir)
     if ckpt is not None:
         _check_same_architecture(ckpt, cfg.model, exp_dir, source)
+        _check_same_tokenizer(ckpt.get("tokenizer"), tokenizer,
+                              f"the checkpoints in {exp_dir}", "train into a new --exp-dir")
         model.load_state_dict(ckpt["state_dict"])
         try:
             opt.load_state_dict(ckpt["optimizer"])
@@ -139,7 +165,8 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
         best = float(ckpt.get("best_valid_bits", math.inf))
         log.info("resuming %s from step %d", exp_dir, step)
     elif tc.init_from:
-        _start_from(model, ema, Path(tc.init_from), cfg.model, vocab, train_store.label_kind)
+        _start_from(model, ema, Path(tc.init_from), cfg.model, vocab, train_store.label_kind,
+                    tokenizer)
     model, opt = acc.prepare(model, opt)
     if ema is not None:
         ema.model.to(acc.device)
@@ -155,24 +182,21 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
             fh.write(json.dumps({**run_facts(str(acc.device)), "from_step": step,
                                  "to_step": tc.max_steps, "precision": precision,
                                  "processes": acc.num_processes}) + "\n")
-    sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes,
-                             tc.label_weights)
-    valid_sampler = SegmentSampler(valid_store, tc.segment_length, cfg.model.n_classes)
     valid_gen = torch.Generator().manual_seed(VALID_SEED)
     valid_set = [valid_sampler.batch(tc.batch_size, valid_gen) for _ in range(tc.valid_batches)]
     return TrainState(cfg=cfg, exp_dir=exp_dir, acc=acc, model=model, opt=opt, sched=sched,
                       data_gen=data_gen, ema=ema, sampler=sampler, valid_set=valid_set, vocab=vocab,
                       label_kind=train_store.label_kind, micro=micro, precision=precision,
-                      step=step, skipped=skipped, best=best)
+                      step=step, skipped=skipped, best=best, tokenizer=tokenizer)
 
 
 def _start_from(model: WaveNet, ema: EMA | None, path: Path, model_cfg: WaveNetConfig,
-                vocab: list[str], label_kind: str) -> None:
+                vocab: list[str], label_kind: str, tokenizer: dict[str, Any] | None) -> None:
     """Load ``train.init_from`` into the new run's model (and its average).
 
     Raises:
-        WavegenError: not a loadable model file, or another network, vocabulary or kind of
-            label than the run's.
+        WavegenError: not a loadable model file, or another network, vocabulary, kind of
+            label or (for a renderer) tokenizer than the run's.
     """
     net, info = load_model(path)
     where = f"train.init_from {path}"
@@ -185,6 +209,7 @@ def _start_from(model: WaveNet, ema: EMA | None, path: Path, model_cfg: WaveNetC
                            f"({info.label_kind}); these dumps have {', '.join(vocab)} "
                            f"({label_kind}): start from a model of the same labels, or drop "
                            "init_from")
+    _check_same_tokenizer(info.tokenizer, tokenizer, where, "drop init_from")
     model.load_state_dict(net.state_dict())
     if ema is not None:
         ema.load_state_dict(net.state_dict())
@@ -204,6 +229,52 @@ def _open_stores(data_dir: Path, cfg: ExperimentConfig) -> tuple[DumpStore, Dump
     return stores[0], stores[1]
 
 
+def _open_units(data_dir: Path) -> tuple[UnitStore, UnitStore, dict[str, Any]]:
+    """The train and valid unit tables beside the dumps and the tokenizer that wrote them.
+
+    Raises:
+        WavegenError: a missing or damaged table or tokenizer file, or tables written by
+            another tokenizer than ``DATA/tokenizer.pt`` (or by two different ones).
+    """
+    path = data_dir / TOKENIZER_FILE
+    if not path.is_file():
+        raise WavegenError(f"model.n_units > 0 trains a renderer on plans of units, but "
+                           f"{path} is missing: fit the tokenizer and run the units stage "
+                           f"(wavegen units extract) on {data_dir} first")
+    tokenizer = safe_torch_load(path, "tokenizer file")
+    problem = tokenizer_problem(tokenizer)
+    if problem:
+        raise WavegenError(f"{path} is damaged: {problem.replace('its tokenizer entry', 'it')}"
+                           "; fit the tokenizer again")
+    train, valid = (UnitStore(data_dir / name / UNITS_DIR) for name in ("train", "valid"))
+    for table in (train, valid):
+        if table.tokenizer != tokenizer["identity"] or (
+                (table.hop, table.n_units) != (train.hop, train.n_units)):
+            raise WavegenError(f"{table.path} was written by another tokenizer than {path} "
+                               f"({_name(table.tokenizer)} vs {_name(tokenizer['identity'])}); "
+                               "extract the units again with it (wavegen units extract)")
+    return train, valid, tokenizer
+
+
+def _name(identity: dict[str, Any]) -> str:
+    """A tokenizer identity in a few words, for error messages."""
+    return " ".join(f"{k} {identity[k]}" for k in ("name", "n_units", "hop", "hash")
+                    if k in identity) or "no identity"
+
+
+def _check_same_tokenizer(saved: object, tokenizer: dict[str, Any] | None, where: str,
+                          fix: str) -> None:
+    """A renderer continues only with the plans of the tokenizer it was trained on."""
+    if tokenizer is None or saved is None:
+        return
+    theirs = saved.get("identity") if isinstance(saved, dict) else None
+    if theirs != tokenizer["identity"]:
+        named = _name(theirs) if isinstance(theirs, dict) else "no identity"
+        raise WavegenError(f"{where} were trained on the units of another tokenizer ({named}) "
+                           f"than the dumps' ({_name(tokenizer['identity'])}): extract the "
+                           f"units again with that tokenizer, or {fix}")
+
+
 def _check_same_architecture(ckpt: dict, model_cfg: WaveNetConfig, exp_dir: Path,
                              config: object) -> None:
     """Refuse to resume checkpoints of another network (a config edited after the start)."""
@@ -216,9 +287,13 @@ def _check_same_architecture(ckpt: dict, model_cfg: WaveNetConfig, exp_dir: Path
 
 def _architecture_diff(saved: dict, model_cfg: WaveNetConfig, here: str) -> list[str]:
     """``"<field> <saved value> there, <value> <here>"`` for each architecture field of a
-    saved model config that differs from ``model_cfg``."""
+    saved model config that differs from ``model_cfg``. A config saved before local
+    conditioning existed has none (n_units 0)."""
+    defaults = dataclasses.asdict(WaveNetConfig())
+    saved = {**{k: defaults[k] for k in ("n_units", *LOCAL_ARCHITECTURE)}, **saved}
+    keys = ARCHITECTURE + (LOCAL_ARCHITECTURE if saved["n_units"] or model_cfg.n_units else ())
     return [f"{k} {saved.get(k)} there, {getattr(model_cfg, k)} {here}"
-            for k in ARCHITECTURE if saved.get(k) != getattr(model_cfg, k)]
+            for k in keys if saved.get(k) != getattr(model_cfg, k)]
 
 
 def _micro_batch(batch_size: int, processes: int, accum: int) -> int:

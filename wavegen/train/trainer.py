@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 
 from wavegen.config import load_config
+from wavegen.data.segments import Batch
 from wavegen.errors import WavegenError
 from wavegen.models.io import model_payload, save_model
 from wavegen.models.wavenet import WaveNet
@@ -43,10 +44,29 @@ from wavegen.train.state import VALID_SEED, TrainState, init_state, lr_lambda
 
 log = logging.getLogger(__name__)
 
-def nll_bits(model: torch.nn.Module, codes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood in bits per sample. codes (B, T + 1), cond (B, C)."""
-    logits = model(codes[:, :-1], cond)  # (B, A, T)
+# A batch's plan as the model's extra arguments: () without local conditioning, else
+# (units (B, W) long, offset).
+Plan = tuple[()] | tuple[torch.Tensor, int]
+
+
+def nll_bits(model: torch.nn.Module, codes: torch.Tensor, cond: torch.Tensor,
+             units: torch.Tensor | None = None, offset: int = 0) -> torch.Tensor:
+    """Mean negative log-likelihood in bits per sample. codes (B, T + 1), cond (B, C), and a
+    renderer's plan window units (B, W) with its offset (``WaveNet.forward``)."""
+    logits = model(codes[:, :-1], cond, units, offset)  # (B, A, T)
     return F.cross_entropy(logits, codes[:, 1:]) / LN2
+
+
+def split_batch(batch: Batch) -> tuple[torch.Tensor, torch.Tensor, Plan]:
+    """(codes (B, T + 1), cond (B, C), plan) of a batch with or without a plan."""
+    if len(batch) == 4:
+        return batch[0], batch[1], (batch[2], batch[3])
+    return batch[0], batch[1], ()
+
+
+def plan_rows(plan: Plan, rows: slice, device: torch.device) -> Plan:
+    """The rows of a plan on ``device`` (the offset is the same for every row)."""
+    return (plan[0][rows].to(device), plan[1]) if len(plan) == 2 else ()
 
 
 def drop_conditioning(cond: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
@@ -57,19 +77,21 @@ def drop_conditioning(cond: torch.Tensor, p: float, gen: torch.Generator) -> tor
     return cond * keep.unsqueeze(1).to(cond.dtype)
 
 
-def next_batch(state: TrainState) -> tuple[torch.Tensor, torch.Tensor]:
+def next_batch(state: TrainState) -> Batch:
     """The next global batch: codes (B, T + 1) long and cond (B, C), each row's conditioning
-    replaced by the null label with probability ``train.cond_dropout``."""
+    replaced by the null label with probability ``train.cond_dropout``; for a renderer also
+    the plan windows (B, W) long and their offset (the plan is never dropped)."""
     tc = state.cfg.train
-    codes, cond = state.sampler.batch(tc.batch_size, state.data_gen)
-    return codes, drop_conditioning(cond, tc.cond_dropout, state.data_gen)
+    batch = state.sampler.batch(tc.batch_size, state.data_gen)
+    cond = drop_conditioning(batch[1], tc.cond_dropout, state.data_gen)
+    return (batch[0], cond, batch[2], batch[3]) if len(batch) == 4 else (batch[0], cond)
 
 
-def train_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor]
-               ) -> dict[str, float] | None:
-    """One optimizer step on a global batch (codes (B, T + 1), cond (B, C)): this process's
-    rows of each micro-step, gradients accumulated over ``grad_accum_steps``, clipped, then
-    Adam, the schedule and the EMA. Advances ``state.step``.
+def train_step(state: TrainState, batch: Batch) -> dict[str, float] | None:
+    """One optimizer step on a global batch (codes (B, T + 1), cond (B, C), and a renderer's
+    plan): this process's rows of each micro-step, gradients accumulated over
+    ``grad_accum_steps``, clipped, then Adam, the schedule and the EMA. Advances
+    ``state.step``.
 
     With ``train.discriminative_weight`` > 0 the loss adds the genre-discriminative term
     (:mod:`wavegen.train.discriminative`; wrong labels drawn from the run's data stream) and
@@ -80,7 +102,8 @@ def train_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor]
     the loss or the gradient is not finite: the step is dropped (weights untouched) and
     counted in ``state.skipped``; ``train.max_nonfinite`` such steps in a row raise.
     """
-    acc, tc, codes, cond = state.acc, state.cfg.train, *batch
+    acc, tc = state.acc, state.cfg.train
+    codes, cond, plan = split_batch(batch)
     rank, micro = acc.process_index, state.micro
     contrast = tc.discriminative_weight > 0
     if contrast:  # drawn on the global batch: every process draws the same
@@ -94,15 +117,16 @@ def train_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor]
         with contextlib.nullcontext() if last else acc.no_sync(state.model):
             with acc.autocast():
                 c, g = codes[rows].to(acc.device), cond[rows].to(acc.device)
+                p = plan_rows(plan, rows, acc.device)
                 if contrast:
                     total, nll, gap = discriminative_loss(
                         state.model, c, g, other[rows].to(acc.device),
                         usable[rows].to(acc.device), tc.discriminative_weight,
-                        tc.discriminative_margin)
+                        tc.discriminative_margin, *p)
                     gaps.append(float(gap))
                     part, nll = total / tc.grad_accum_steps, nll / tc.grad_accum_steps
                 else:
-                    part = nll_bits(state.model, c, g) / tc.grad_accum_steps
+                    part = nll_bits(state.model, c, g, *p) / tc.grad_accum_steps
                     nll = part.detach()
             acc.backward(part)
         loss = loss + nll
@@ -138,9 +162,10 @@ def validate(state: TrainState) -> float:
     """Validation bits/sample of the weights used for synthesis (the average, if kept)."""
     net = state.ema.model if state.ema is not None else state.model
     net.eval()
+    dev, every = state.acc.device, slice(None)
     with torch.no_grad(), state.acc.autocast():
-        bits = [nll_bits(net, c.to(state.acc.device), g.to(state.acc.device)).item()
-                for c, g in state.valid_set]
+        bits = [nll_bits(net, c.to(dev), g.to(dev), *plan_rows(p, every, dev)).item()
+                for c, g, p in map(split_batch, state.valid_set)]
     state.model.train()
     return sum(bits) / len(bits)
 
@@ -153,11 +178,12 @@ def validate_gap(state: TrainState) -> float:
     gen = torch.Generator().manual_seed(VALID_SEED)
     total, n, dev = 0.0, 0, state.acc.device
     with torch.no_grad(), state.acc.autocast():
-        for codes, cond in state.valid_set:
+        for codes, cond, plan in map(split_batch, state.valid_set):
             other, usable = other_labels(cond, gen)
             if usable.any():
                 _, _, gap = discriminative_loss(net, codes.to(dev), cond.to(dev),
-                                                other.to(dev), usable.to(dev), 0.0, 0.0)
+                                                other.to(dev), usable.to(dev), 0.0, 0.0,
+                                                *plan_rows(plan, slice(None), dev))
                 total, n = total + float(gap) * int(usable.sum()), n + int(usable.sum())
     return total / n if n else math.nan
 
@@ -168,7 +194,7 @@ def checkpoint_payload(state: TrainState) -> dict:
     cfg = state.cfg
     out = model_payload(state.acc.unwrap_model(state.model), cfg.sample_rate, state.vocab,
                         state.label_kind, cfg.train.cond_dropout > 0,
-                        dataclasses.asdict(cfg.synth))
+                        dataclasses.asdict(cfg.synth), state.tokenizer)
     out.update(optimizer=state.opt.state_dict(), scheduler=state.sched.state_dict(),
                data_rng=state.data_gen.get_state(), train_config=cfg.to_dict(),
                skipped=state.skipped, best_valid_bits=state.best)
@@ -292,7 +318,7 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
         final = cast(WaveNet, state.ema.model if state.ema is not None
                      else acc.unwrap_model(state.model))
         save_model(exp_dir / "model.pt", final, cfg.sample_rate, state.vocab, state.label_kind,
-                   tc.cond_dropout > 0, dataclasses.asdict(cfg.synth))
+                   tc.cond_dropout > 0, dataclasses.asdict(cfg.synth), state.tokenizer)
         if "valid_bits" not in metrics:
             metrics["valid_bits"] = validate(state)
         log.info("done: step %d, validation %.4f bits/sample; model in %s", state.step,
@@ -314,4 +340,4 @@ def _agree(acc: Accelerator, flag: bool) -> bool:
 
 
 __all__ = ["VALID_SEED", "checkpoint_payload", "drop_conditioning", "lr_lambda", "next_batch",
-           "nll_bits", "train", "train_step", "validate", "validate_gap"]
+           "nll_bits", "split_batch", "train", "train_step", "validate", "validate_gap"]
