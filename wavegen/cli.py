@@ -327,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wavegen.eval.cli import add_eval_parsers  # argparse only: cheap to import
 
     add_eval_parsers(sub)
+    from wavegen.units.cli import add_units_parser  # argparse only: cheap to import
+
+    add_units_parser(sub)
     return p
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The stages every corpus shares, after its own stages 0 (corpus) and 1 (data dirs):
-#   2 dump, 3 evaluation classifier, 4 train, 5 synthesize, 6 evaluate, 7 listening test and
-#   report.
+#   2 dump, 3 evaluation classifier, 4 units (tokenizer and unit tables), 5 train,
+#   6 synthesize, 7 evaluate, 8 listening test and report.
 # Each egs/<corpus>/v1/run.sh runs its stages 0-1, then calls this script (linked there as
 # ./wavenet.sh) with its options; it can also be run on its own from a recipe folder:
 #
@@ -25,15 +25,17 @@ train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
 train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
 classifier_steps=600        # evaluation classifier training steps (stage 3)
+n_units=256                 # stage 4: units of the tokenizer (k-means clusters, 64-1024)
+unit_hop=160                # stage 4: samples per unit frame (rate / hop: 25-100 frames/s)
 synth_duration=4.5          # seconds per synthesized clip (receptive field + 3 s)
 synth_count=1               # clips per genre (or per tag set)
 synth_seed=0
-synth_tags=                 # tag-conditioned corpora: ";"-separated tag sets of stage 5
-copy_check=false            # stage 6: compare every generated clip with the training audio
-eval_packaged=false         # stage 6 also scores the packaged default model, for comparison
+synth_tags=                 # tag-conditioned corpora: ";"-separated tag sets of stage 6
+copy_check=false            # stage 7: compare every generated clip with the training audio
+eval_packaged=false         # stage 7 also scores the packaged default model, for comparison
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--data D] [--dump D] [--exp E] [...]
-Stages: 2 dump, 3 evaluation classifier, 4 train, 5 synthesize, 6 evaluate,
-        7 listening test and report."
+Stages: 2 dump, 3 evaluation classifier, 4 units, 5 train, 6 synthesize, 7 evaluate,
+        8 listening test and report."
 . utils/parse_options.sh
 rerun_from=$stage stage=${stage:-2}   # an explicit --stage N re-runs N and later stages
 check_stages "$stage" "$stop_stage"
@@ -62,21 +64,32 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  if stage_done "$exp/.done" 4; then log "stage 4: $exp is trained, skipping"; else
-    log "stage 4: training $exp (progress: tail -f $exp/log/train.log)"
+  if stage_done "$dump/.units.done" 4; then log "stage 4: units in $dump exist, skipping"
+  else
+    log "stage 4: unit tokenizer ($n_units units, hop $unit_hop) fitted on $dump/train ->" \
+      "$dump/tokenizer.pt; units of train valid test -> $dump/<set>/units (logs in $dump/log)"
+    steps/units.sh --cmd "$cpu_cmd" --nj "$nj" --n-units "$n_units" --hop "$unit_hop" "$dump" \
+      train valid test
+    mark_done "$dump/.units.done"
+  fi
+fi
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  if stage_done "$exp/.done" 5; then log "stage 5: $exp is trained, skipping"; else
+    log "stage 5: training $exp (progress: tail -f $exp/log/train.log)"
     steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" \
       --num-processes "$train_processes" "$train_config" "$dump" "$exp"
     mark_done "$exp/.done"
   fi
 fi
 
-if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   out=$exp/synth
-  if stage_done "$out/.done" 5; then log "stage 5: $out exists, skipping"; else
+  if stage_done "$out/.done" 6; then log "stage 6: $out exists, skipping"; else
     if [ -n "$synth_tags" ]; then
-      log "stage 5: $synth_count clip(s) of ${synth_duration}s per tag set of '$synth_tags' -> $out"
+      log "stage 6: $synth_count clip(s) of ${synth_duration}s per tag set of '$synth_tags' -> $out"
     else
-      log "stage 5: $synth_count clip(s) of ${synth_duration}s per genre -> $out"
+      log "stage 6: $synth_count clip(s) of ${synth_duration}s per genre -> $out"
     fi
     steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
       --count "$synth_count" --tags "$synth_tags" "$exp/model.pt" "$out"
@@ -87,10 +100,10 @@ fi
 
 train_ref=()
 [ "$copy_check" = true ] && train_ref=(--train "$data/train")
-if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   name=$(basename "$exp")
   scored=$exp/synth
-  if stage_done "$exp/eval/$name/.done" 6; then log "stage 6: $exp/eval/$name exists, skipping"
+  if stage_done "$exp/eval/$name/.done" 7; then log "stage 7: $exp/eval/$name exists, skipping"
   else
     if [ -n "$synth_tags" ]; then
       # One clip per tag alone (<tag>_<k>.wav), the form the conditional accuracy is defined on.
@@ -98,34 +111,34 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
         --genre all "$exp/model.pt" "$scored"
     fi
-    log "stage 6: scoring $scored against $data/test -> $exp/eval/$name/eval.json"
-    log "stage 6: $(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" "${train_ref[@]}" \
+    log "stage 7: scoring $scored against $data/test -> $exp/eval/$name/eval.json"
+    log "stage 7: $(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" "${train_ref[@]}" \
       "$scored" "$data/test" "$classifier" "$exp/eval/$name")"
     mark_done "$exp/eval/$name/.done"
   fi
   if [ "$eval_packaged" = true ]; then
-    if stage_done "$exp/eval/packaged/.done" 6; then log "stage 6: packaged model scored, skipping"
+    if stage_done "$exp/eval/packaged/.done" 7; then log "stage 7: packaged model scored, skipping"
     else
-      log "stage 6: the packaged default model, same clips and classifier -> $exp/eval/packaged"
+      log "stage 7: the packaged default model, same clips and classifier -> $exp/eval/packaged"
       packaged=$(python -c 'from wavegen.models.io import default_model_path
 print(default_model_path())')
       steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
         --count "$synth_count" "$packaged" "$exp/packaged_synth"
-      log "stage 6: $(steps/eval.sh --cmd "$cpu_cmd" "${train_ref[@]}" \
+      log "stage 7: $(steps/eval.sh --cmd "$cpu_cmd" "${train_ref[@]}" \
         "$exp/packaged_synth" "$data/test" "$classifier" "$exp/eval/packaged")"
       mark_done "$exp/eval/packaged/.done"
     fi
   fi
 fi
 
-if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   if [ -n "$synth_tags" ]; then
-    log "stage 7: listening tests match clips by genre; for tags, build one by hand with" \
+    log "stage 8: listening tests match clips by genre; for tags, build one by hand with" \
       "wavegen listen build --type mos --systems wavenet=DIR ... (see docs/listening.md)"
   else
     listen=$exp/listen
-    if stage_done "$listen/.done" 7; then log "stage 7: $listen exists, skipping"; else
-      log "stage 7: MUSHRA test of $exp/synth against the test clips $data/test -> $listen"
+    if stage_done "$listen/.done" 8; then log "stage 8: $listen exists, skipping"; else
+      log "stage 8: MUSHRA test of $exp/synth against the test clips $data/test -> $listen"
       wavegen listen build --type mushra --systems wavenet="$exp/synth" --ref "$data/test" \
         --out "$listen" --seed 0
       mark_done "$listen/.done"
@@ -134,5 +147,5 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
     log "listening test: wavegen listen serve $(realpath "$listen") (http://127.0.0.1:8000/)," \
       "then wavegen listen report $(realpath "$listen")"
   fi
-  log "stage 7: report -> $(realpath "$(wavegen report "$exp")")"
+  log "stage 8: report -> $(realpath "$(wavegen report "$exp")")"
 fi

@@ -1,7 +1,8 @@
-"""The GTZAN and MagnaTagATune recipes, stages 0-2, on stand-in corpora in the real layouts.
+"""The GTZAN and MagnaTagATune recipes, stages 0-2 and 4, on stand-in corpora in the real layouts.
 
 Stage 0 downloads archives of the stand-in corpora from an HTTP server on 127.0.0.1 (the recipe's
-``--mirror``, with ``--checksums`` for these builds); stages 1 and 2 run with ``--nj 2``.
+``--mirror``, with ``--checksums`` for these builds); stages 1 and 2 run with ``--nj 2``; stage 4
+(units) runs on the dumps of stage 2.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from wavegen.data.dump import DumpStore
 from wavegen.data.gtzan import filtered_split
 from wavegen.data.kaldi import read_table, read_vocab, validate_data_dir
 from wavegen.data.mtat import standard_tags
+from wavegen.units.store import UnitStore
+from wavegen.units.tokenizer import Tokenizer
 
 EGS = Path(__file__).resolve().parents[2] / "egs"
 SETS = ("train", "valid", "test")
@@ -83,7 +86,22 @@ def assert_dumped(tmp: Path, utts: dict[str, list[str]], label_file: str) -> Non
         assert not (tmp / "data" / s / "split2").exists()
 
 
-def test_gtzan_stages_0_to_2(served: tuple[Path, str], tmp_path: Path) -> None:
+def assert_units_stage(corpus: str, tmp: Path) -> None:
+    """Stage 4 alone, on the dumps: a 64-unit tokenizer at 50 frames/s and aligned units."""
+    result = run_recipe(corpus, tmp, "--stage", "4", "--stop-stage", "4", "--nj", "2",
+                        "--n-units", "64")
+    assert result.returncode == 0, result.stderr
+    tok = Tokenizer.load(tmp / "dump" / "tokenizer.pt")
+    assert (tok.sample_rate, tok.hop, tok.n_units) == (16000, 320, 64)
+    for s in SETS:
+        store = DumpStore(tmp / "dump" / s)
+        units = UnitStore(tmp / "dump" / s / "units")
+        assert units.tokenizer == tok.identity()
+        units.check_aligned({u: store.index[u][1] for u in store.utts}, 16000)
+    assert not (tmp / "exp").exists()
+
+
+def test_gtzan_stages_0_to_2_and_units(served: tuple[Path, str], tmp_path: Path) -> None:
     www, base = served
     make_gtzan_tree(tmp_path / "src", layout="original", ext="au")
     buf = io.BytesIO()
@@ -109,6 +127,7 @@ def test_gtzan_stages_0_to_2(served: tuple[Path, str], tmp_path: Path) -> None:
     again = run_recipe("gtzan", tmp_path, *args)
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("skipping") == 3
+    assert_units_stage("gtzan", tmp_path)
 
 
 def test_gtzan_kaggle_copy_with_a_broken_file(tmp_path: Path) -> None:
@@ -128,7 +147,7 @@ def test_gtzan_kaggle_copy_with_a_broken_file(tmp_path: Path) -> None:
 
 @pytest.mark.skipif("MP3" not in sf.available_formats(),
                     reason="this libsndfile cannot write MP3, needed for the MTAT fixture")
-def test_mtat_stages_0_to_2(served: tuple[Path, str], tmp_path: Path) -> None:
+def test_mtat_stages_0_to_2_and_units(served: tuple[Path, str], tmp_path: Path) -> None:
     www, base = served
     expected = make_mtat_tree(tmp_path / "src")
     buf = io.BytesIO()
@@ -151,6 +170,7 @@ def test_mtat_stages_0_to_2(served: tuple[Path, str], tmp_path: Path) -> None:
     assert sorted(bad) == sorted(str(tmp_path / "downloads" / "mp3" / p)
                                  for p in expected["bad"])
     assert_dumped(tmp_path, utts, "utt2tags")
+    assert_units_stage("mtat", tmp_path)
 
 
 @pytest.mark.parametrize("corpus", ["gtzan", "mtat"])

@@ -1,4 +1,4 @@
-"""The toy recipe end to end (stages 0-7) on a tiny corpus, with all outputs in tmp."""
+"""The toy recipe end to end (stages 0-8) on a tiny corpus, with all outputs in tmp."""
 
 import json
 import subprocess
@@ -7,6 +7,10 @@ from pathlib import Path
 
 import soundfile as sf
 import yaml
+
+from wavegen.data.dump import DumpStore
+from wavegen.units.store import UnitStore
+from wavegen.units.tokenizer import Tokenizer
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs" / "toy" / "v1"
 
@@ -26,11 +30,22 @@ def run_recipe(tmp_path, *args):
     env_path = str(Path(sys.executable).parent)
     cmd = ["bash", str(RECIPE / "run.sh"), "--clips-per-genre", "3", "--clip-duration", "0.6",
            "--train-config", str(conf), "--synth-duration", "0.6", "--synth-count", "1",
-           "--classifier-steps", "20",
+           "--classifier-steps", "20", "--n-units", "64",
            "--db", str(tmp_path / "db"), "--data", str(tmp_path / "data"),
            "--dump", str(tmp_path / "dump"), "--exp", str(tmp_path / "exp"), *args]
     return subprocess.run(cmd, capture_output=True, text=True,
                           env={"PATH": f"{env_path}:/usr/bin:/bin", "HOME": str(tmp_path)})
+
+
+def assert_units(dump, n_units, hop):
+    """Stage 4's outputs: the tokenizer beside the dump and every set's units aligned to it."""
+    tok = Tokenizer.load(dump / "tokenizer.pt")
+    assert (tok.n_units, tok.hop) == (n_units, hop)
+    for name in ("train", "valid", "test"):
+        store = DumpStore(dump / name)
+        units = UnitStore(dump / name / "units")
+        assert units.tokenizer == tok.identity()
+        units.check_aligned({u: store.index[u][1] for u in store.utts}, store.sample_rate)
 
 
 def test_toy_recipe_runs_all_stages_and_skips_done_ones(tmp_path):
@@ -47,6 +62,7 @@ def test_toy_recipe_runs_all_stages_and_skips_done_ones(tmp_path):
     assert (tmp_path / "exp" / "model.pt").is_file()
     assert (tmp_path / "exp" / "log" / "train.log").is_file()
     assert (tmp_path / "dump" / "classifier" / "classifier.pt").is_file()
+    assert_units(tmp_path / "dump", n_units=64, hop=160)
     for system in ("exp", "packaged"):  # this run's model, and the packaged one for comparison
         result = json.loads((tmp_path / "exp" / "eval" / system / "eval.json").read_text())
         assert result["generated"]["n"] == 10
@@ -60,16 +76,16 @@ def test_toy_recipe_runs_all_stages_and_skips_done_ones(tmp_path):
 
     again = run_recipe(tmp_path)
     assert again.returncode == 0, again.stderr
-    for stage in range(8):
+    for stage in range(9):
         assert f"stage {stage}:" in again.stderr
-    assert again.stderr.count("skipping") == 9
+    assert again.stderr.count("skipping") == 10
 
     # An explicit --stage runs that stage again (Kaldi's convention), over its outputs.
     clip = wavs[0]
     before = clip.stat().st_mtime_ns
-    rerun = run_recipe(tmp_path, "--stage", "5", "--stop-stage", "5")
+    rerun = run_recipe(tmp_path, "--stage", "6", "--stop-stage", "6")
     assert rerun.returncode == 0, rerun.stderr
-    assert "stage 5 finished before; running it again (--stage 5)" in rerun.stderr
+    assert "stage 6 finished before; running it again (--stage 6)" in rerun.stderr
     assert "skipping" not in rerun.stderr and clip.stat().st_mtime_ns > before
     assert sf.info(str(clip)).frames == 4800
 
@@ -87,6 +103,18 @@ def test_stage_range_and_bad_option(tmp_path):
         bad = run_recipe(tmp_path, option, value)
         assert bad.returncode == 2, (option, value, bad.stderr)
         assert f"{option} must be a stage number" in bad.stderr
+
+
+def test_units_stage_on_the_procedural_corpus(tmp_path):
+    run = run_recipe(tmp_path, "--corpus", "procedural", "--stop-stage", "4", "--unit-hop", "80")
+    assert run.returncode == 0, run.stderr
+    assert "stage 4: unit tokenizer (64 units, hop 80)" in run.stderr
+    assert_units(tmp_path / "dump", n_units=64, hop=80)
+    assert not (tmp_path / "exp").exists()
+    bad = run_recipe(tmp_path, "--stage", "4", "--stop-stage", "4", "--unit-hop", "20")
+    assert bad.returncode != 0
+    log = (tmp_path / "dump" / "log" / "units_fit.log").read_text()
+    assert "give a hop in [80, 320] (25-100 Hz)" in log
 
 
 def test_stage_0_writes_either_corpus_and_refuses_another(tmp_path):

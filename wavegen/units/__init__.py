@@ -1,1 +1,2 @@
-"""Units: a tokenizer that turns audio into frame-rate discrete units (the plan), and their tables."""
+"""Units: the tokenizer that turns audio into frame-rate discrete units (a plan), and their
+tables."""

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# MagnaTagATune recipe: download -> data dirs (folder split, top tags) -> dump -> train -> synth.
+# MagnaTagATune recipe: download -> data dirs (folder split, top tags) -> dump -> units ->
+# train -> synth.
 #
 #   ./run.sh                                   # everything, downloading MTAT to downloads/
 #   ./run.sh --db-root /data/mtat              # use a copy you have (annotations_final.csv, mp3s)
-#   ./run.sh --stage 4 --stop-stage 5          # retrain and resynthesize
+#   ./run.sh --stage 5 --stop-stage 6          # retrain and resynthesize
 # Finished stages leave .done markers and a plain re-run skips them; an explicit --stage N
 # runs stage N and the later ones again (Kaldi's convention), re-using their outputs where
 # that is safe (training resumes from its last checkpoint: give a new --exp to train afresh).
@@ -28,13 +29,15 @@ train_processes=1           # training processes (GPUs) in the training job (acc
 synth_duration=5.0          # seconds per synthesized clip
 synth_seed=0
 classifier_steps=3000       # evaluation classifier training steps (stage 3)
+n_units=256                 # units of the tokenizer (stage 4)
+unit_hop=320                # samples per unit frame (stage 4): 50 frames/s at 16 kHz
 synth_tags="rock,guitar,fast;classical,piano,slow;techno,electronic,beat"  # ";" between clips
 data=data
 dump=dump
 exp=exp/wavenet
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--db-root DIR] [--train-config FILE] [...]
-Stages: 0 download, 1 data dirs, 2 dump, 3 evaluation classifier, 4 train, 5 synthesize,
-        6 evaluate, 7 listening test and report."
+Stages: 0 download, 1 data dirs, 2 dump, 3 evaluation classifier, 4 units, 5 train,
+        6 synthesize, 7 evaluate, 8 listening test and report."
 . utils/parse_options.sh
 rerun_from=$stage stage=${stage:-0}   # an explicit --stage N re-runs N and later stages
 check_stages "$stage" "$stop_stage"
@@ -61,10 +64,11 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   fi
 fi
 
-# Stages 2-7 are the same for every corpus: recipes/TEMPLATE/wavenet.sh (linked here).
+# Stages 2-8 are the same for every corpus: recipes/TEMPLATE/wavenet.sh (linked here).
 if [ "$stop_stage" -ge 2 ]; then
   ./wavenet.sh --stage "$rerun_from" --stop-stage "$stop_stage" --nj "$nj" --data "$data" \
     --dump "$dump" --exp "$exp" --train-config "$train_config" --max-steps "$max_steps" \
     --train-processes "$train_processes" --classifier-steps "$classifier_steps" \
+    --n-units "$n_units" --unit-hop "$unit_hop" \
     --synth-duration "$synth_duration" --synth-seed "$synth_seed" --synth-tags "$synth_tags"
 fi

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Toy recipe: the offline, embedded default. A corpus rendered here in GTZAN's layout (genre
 # arrangements played by a General MIDI SoundFont; or the older procedural one) goes through
-# the same stages as the real corpora: corpus -> data dirs -> dump -> train -> synthesize.
+# the same stages as the real corpora: corpus -> data dirs -> dump -> units -> train -> synthesize.
 #
 #   ./run.sh                          # everything
-#   ./run.sh --stage 4 --stop-stage 5 # train on (resume, e.g. with a larger --max-steps), resynthesize
+#   ./run.sh --stage 5 --stop-stage 6 # train on (resume, e.g. with a larger --max-steps), resynthesize
 # Finished stages leave .done markers and a plain re-run skips them; an explicit --stage N
 # runs stage N and the later ones again (Kaldi's convention), re-using their outputs where
 # that is safe (training resumes from its last checkpoint: give a new --exp to train afresh).
@@ -26,17 +26,19 @@ train_config=conf/train.yaml
 max_steps=                  # override train.max_steps (empty: the config's)
 train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
 synth_duration=4.5          # seconds per synthesized clip (receptive field + 3 s)
-synth_count=3               # clips per genre (stage 5), scored in stage 6
+synth_count=3               # clips per genre (stage 6), scored in stage 7
 synth_seed=0
 classifier_steps=600        # evaluation classifier training steps (stage 3)
-eval_packaged=true          # stage 6 also scores the packaged default model, for comparison
+n_units=256                 # units of the tokenizer (stage 4)
+unit_hop=160                # samples per unit frame (stage 4): 50 frames/s at 8 kHz
+eval_packaged=true          # stage 7 also scores the packaged default model, for comparison
 db=db                       # where the corpus is written
 data=data
 dump=dump
 exp=exp/wavenet
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--train-config FILE] [...]
 Stages: 0 corpus (--corpus rendered|procedural), 1 data dirs, 2 dump, 3 evaluation
-        classifier, 4 train, 5 synthesize, 6 evaluate, 7 listening test and report."
+        classifier, 4 units, 5 train, 6 synthesize, 7 evaluate, 8 listening test and report."
 . utils/parse_options.sh
 rerun_from=$stage stage=${stage:-0}   # an explicit --stage N re-runs N and later stages
 check_stages "$stage" "$stop_stage"
@@ -65,11 +67,12 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   fi
 fi
 
-# Stages 2-7 are the same for every corpus: recipes/TEMPLATE/wavenet.sh (linked here).
+# Stages 2-8 are the same for every corpus: recipes/TEMPLATE/wavenet.sh (linked here).
 if [ "$stop_stage" -ge 2 ]; then
   ./wavenet.sh --stage "$rerun_from" --stop-stage "$stop_stage" --nj "$nj" --data "$data" \
     --dump "$dump" --exp "$exp" --train-config "$train_config" --max-steps "$max_steps" \
     --train-processes "$train_processes" --classifier-steps "$classifier_steps" \
+    --n-units "$n_units" --unit-hop "$unit_hop" \
     --synth-duration "$synth_duration" --synth-seed "$synth_seed" \
     --synth-count "$synth_count" --copy-check true --eval-packaged "$eval_packaged"
 fi
