@@ -6,18 +6,21 @@ On a CUDA machine, with no network, it runs in order
 
 1. ``exactness``: the CUDA tests (compiled Triton tile and persistent kernels, the graph and
    cached engines against the model's forward at the benchmark shape and sampling fed the CPU
-   reference's uniforms; CUDA graph capture; the fused training path in float32 and under
-   bf16 / fp16 autocast against the reference layers);
-2. ``bench``: ``wavegen bench --device cuda`` at batch 1, 16 and 64 (triton, graph, cached);
+   reference's uniforms, with and without a local-conditioning plan; CUDA graph capture; the
+   fused training path in float32 and under bf16 / fp16 autocast against the reference layers);
+2. ``bench``: ``wavegen bench --device cuda`` at batch 1, 16 and 64 (triton, graph, cached),
+   each point also with a plan;
 3. ``train_step``: ``benchmarks/train_step.py --device cuda`` (baseline, reference, fused with
    the compiled gate loops and with eager ones, and the bf16 columns), alternated rounds;
 
 each in a child process with its own time limit (the budget is split so the whole check stays
 under 8 minutes), and writes ``gpu_check.json`` (every part's status, seconds, results and the
-machine) and ``summary.txt`` into ``--out``. A part that fails, mismatches or runs out of time
-is printed with the tail of its log and makes the exit status 1. Without a CUDA device the
-CUDA parts are skipped and the summary says so (the exactness part still runs, and reports
-its tests as skipped), so the plumbing can be tried anywhere.
+machine) and ``summary.txt`` into ``--out``. The summary's local-conditioning line gathers
+the plan's exactness tests (which passed) and the speed with a plan against without. A part
+that fails, mismatches or runs out of time is printed with the tail of its log and makes the
+exit status 1. Without a CUDA device the CUDA parts are skipped and the summary says so (the
+exactness part still runs, and reports its tests as skipped), so the plumbing can be tried
+anywhere.
 """
 
 from __future__ import annotations
@@ -102,6 +105,40 @@ def junit_counts(path: Path) -> dict[str, int]:
     return counts
 
 
+def junit_cases(path: Path) -> dict[str, str]:
+    """Each test case's status from pytest's JUnit XML: name -> passed / failed / skipped."""
+    cases = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        tags = {child.tag for child in case}
+        cases[case.get("name", "")] = ("failed" if tags & {"failure", "error"} else
+                                       "skipped" if "skipped" in tags else "passed")
+    return cases
+
+
+LOCAL_TESTS = ("plan", "set_local")  # words in the names of the local-conditioning tests
+
+
+def local_line(records: list[dict], out: Path) -> str:
+    """The local-conditioning line: its CUDA tests (exactness of every GPU engine with a plan)
+    and, from the bench, each engine's speed with a plan relative to without."""
+    exact = next((r for r in records if r["name"] == "exactness"), None)
+    cases = ({} if exact is None or not (out / "exactness.xml").exists()
+             else junit_cases(out / "exactness.xml"))
+    local = {k: v for k, v in cases.items() if any(word in k for word in LOCAL_TESTS)}
+    counts = {s: sum(v == s for v in local.values()) for s in ("passed", "failed", "skipped")}
+    line = (f"local conditioning: exactness {counts['passed']} passed, {counts['failed']} "
+            f"failed, {counts['skipped']} skipped")
+    failed = [k for k, v in local.items() if v == "failed"]
+    if failed:
+        line += f" ({', '.join(failed)})"
+    bench = next((r for r in records if r["name"] == "bench" and r.get("result")), None)
+    rows = [] if bench is None else [r for r in bench["result"]["results"] if "local_ratio" in r]
+    if rows:
+        line += "; speed with a plan over without: " + ", ".join(
+            f"{r['engine']} batch {r['batch']} {r['local_ratio']:.3f}x" for r in rows)
+    return line
+
+
 def run_part(part: Part, out: Path, seconds: float, have_cuda: bool) -> dict:
     """Run one part with a time limit -> its record (status ok / failed / timeout / skipped)."""
     rec: dict = {"name": part.name, "command": part.command, "limit_s": round(seconds)}
@@ -132,8 +169,9 @@ def run_part(part: Part, out: Path, seconds: float, have_cuda: bool) -> dict:
     return rec
 
 
-def summarize(records: list[dict], facts: dict, budget: float) -> str:
-    """The short text summary: machine, each part's status and time, key numbers, failures."""
+def summarize(records: list[dict], facts: dict, budget: float, out: Path) -> str:
+    """The short text summary: machine, each part's status and time, key numbers, failures,
+    the local-conditioning line."""
     lines = [f"GPU check: {facts.get('device', 'no CUDA device')}"
              + (f" ({facts['sms']} SMs, {facts['memory_gib']} GiB, CUDA {facts['cuda_runtime']})"
                 if facts.get("cuda") else "")
@@ -159,6 +197,7 @@ def summarize(records: list[dict], facts: dict, budget: float) -> str:
         if r.get("log_tail"):
             lines.append(f"    log {r['log']}, last lines:")
             lines.extend("    | " + line for line in r["log_tail"].splitlines()[-15:])
+    lines.append(local_line(records, out))
     failed = [r["name"] for r in records if r["status"] in ("failed", "timeout")]
     lines.append(f"RESULT: FAILED ({', '.join(failed)})" if failed else "RESULT: ok")
     return "\n".join(lines)
@@ -171,7 +210,9 @@ def _numbers(rec: dict) -> list[str]:
         return []
     if rec["name"] == "bench":
         return [f"{r['engine']:>8} batch {r['batch']:>3}: {r['samples_per_s']:>12,.0f} "
-                f"samples/s ({r['realtime_factor']:.1f}x real time)" for r in res["results"]]
+                f"samples/s ({r['realtime_factor']:.1f}x real time)"
+                + (f", {r['local_samples_per_s']:,.0f} with a plan" if "local_ratio" in r else "")
+                for r in res["results"]]
     if rec["name"] == "train_step":
         return [f"{r['variant']:>14}: {r['samples_per_s']:>10,.0f} samples/s"
                 + (f", {r['speedup']:.2f}x baseline" if r.get("speedup") else "")
@@ -198,7 +239,7 @@ def main(argv: list[str] | None = None, part_list: list[Part] | None = None) -> 
         records.append(run_part(part, out, a.budget * part.share, facts["cuda"]))
         print(f"gpu_check: {part.name} {records[-1]['status']} in "
               f"{records[-1]['seconds']:.0f} s", flush=True)
-    text = summarize(records, facts, a.budget)
+    text = summarize(records, facts, a.budget, out)
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
     (out / "gpu_check.json").write_text(json.dumps(
         {"machine": facts, "budget_s": a.budget, "parts": records}, indent=1) + "\n")

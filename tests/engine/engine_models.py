@@ -3,6 +3,7 @@
 import torch
 
 from wavegen.models import WaveNet, WaveNetConfig
+from wavegen.models.weights import LocalBias
 
 SHAPES = [
     WaveNetConfig(n_layers=6, dilation_cycle=3, residual_channels=8, gate_channels=12,
@@ -19,3 +20,13 @@ def random_model(cfg: WaveNetConfig, seed: int) -> WaveNet:
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
     return model
+
+
+def random_plan(cfg: WaveNetConfig, rows: int, steps: int, hop: int, seed: int,
+                spare_frames: int = 0) -> LocalBias:
+    """A random local-conditioning plan covering ``steps`` steps (and ``spare_frames`` more
+    frames), large enough to move the logits by far more than the tolerances."""
+    frames = -(-steps // hop) + spare_frames
+    gen = torch.Generator().manual_seed(seed)
+    table = torch.randn(rows, frames, cfg.n_layers, cfg.gate_channels, generator=gen)
+    return LocalBias(table, hop)

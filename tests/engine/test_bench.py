@@ -25,10 +25,24 @@ def test_bench_writes_every_engine_and_batch(tmp_path, monkeypatch, capsys):
                    for b in (1, 2)}
     for r in result["results"]:
         assert r["samples_per_s"] > 0 and r["realtime_factor"] > 0 and r["fraction_of_peak"] > 0
+        assert r["local_samples_per_s"] > 0
+        assert r["local_ratio"] > 0  # the median of the rounds' ratios
     assert result["meta"]["fp32_matmul_peak_gflops"] == 1.0
+    assert result["meta"]["local_hop"] == 160 and "model" in result["meta"]["cpu"]
     captured = capsys.readouterr()
-    assert "samples/s" in captured.out
+    assert "samples/s" in captured.out and "with plan" in captured.out and "ratio" in captured.out
     assert "\r" not in captured.err and "bench: 100%" in captured.err and "8/8" in captured.err
+
+
+def test_the_plan_covers_the_timed_run_and_reaches_the_engine():
+    w = random_model(SHAPES[0], 0).export_weights()
+    plan = bench.bench_plan(w, 3, 321)
+    assert plan.hop == 160 and plan.n_samples >= 321 and plan.table.shape[0] == 3
+    cond = torch.eye(w.n_cond)[:3]
+    for engine in ("cpu", "cpu-bf16", "reference"):
+        seconds = bench._timed_run(w, engine, cond, "cpu", bench.bench_plan(w, 3, 5))
+        with pytest.raises(WavegenError, match="the plan covers 160 samples"):  # it is read
+            seconds(500, 0)
 
 
 def test_unknown_config_is_a_clear_error(capsys):

@@ -52,7 +52,8 @@ def test_threaded_sampling_matches_reference(split, threads, guidance, top_p, mo
     cond = torch.rand(B, cfg.n_cond)
     u = torch.rand(B, N, generator=torch.Generator().manual_seed(2))
     ref = generate(w, cond, N, engine="reference", uniforms=u, guidance=guidance, top_p=top_p)
-    monkeypatch.setitem(ENGINES, "cpu", lambda w_, c_: CpuEngine(w_, c_, threads, split))
+    monkeypatch.setitem(ENGINES, "cpu", lambda w_, c_: CpuEngine(w_, c_, threads=threads,
+                                                                     split=split))
     got = generate(w, cond, N, engine="cpu", uniforms=u, guidance=guidance, top_p=top_p,
                    chunk_size=23)
     assert torch.equal(got, ref)

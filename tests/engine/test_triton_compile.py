@@ -16,20 +16,24 @@ TINY = {"BM": 16, "BR": 16, "BH": 16, "BS": 16, "BA": 16}
 BENCH = {"BM": 16, "BR": 64, "BH": 64, "BS": 128, "BA": 256}
 
 
+@pytest.mark.parametrize("local", [False, True], ids=["global", "local"])
 @pytest.mark.parametrize("teacher,guided,top_p", [(True, False, False), (False, True, True)])
 @pytest.mark.parametrize("kernel", ["tile", "persistent"])
-def test_kernels_compile_for_sm90(kernel, teacher, guided, top_p):
-    flags = {"TEACHER": teacher, "GUIDED": guided, "TOP_P": top_p}
+def test_kernels_compile_for_sm90(kernel, teacher, guided, top_p, local):
+    flags = {"TEACHER": teacher, "GUIDED": guided, "TOP_P": top_p, "LOCAL": local}
     if kernel == "persistent":
         flags["SERIAL"] = False
     info = compile_kernel(kernel, {**flags, **TINY})
     assert 0 < info["registers"] <= 255 and info["shared_bytes"] >= 0
 
 
-def test_persistent_kernel_keeps_a_bench_layer_in_registers():
+@pytest.mark.parametrize("local", [False, True], ids=["global", "local"])
+def test_persistent_kernel_keeps_a_bench_layer_in_registers(local):
     """At the BENCH shape (R=64, gate 128, skip 128) one layer's 112 KB of weights must
-    mostly live in the 8 warps' registers: little local memory per thread."""
+    mostly live in the 8 warps' registers: little local memory per thread, with the
+    local-conditioning load too."""
     info = compile_kernel("persistent", {"TEACHER": False, "GUIDED": False, "TOP_P": True,
-                                         "SERIAL": False, **BENCH}, num_warps=8)
+                                         "LOCAL": local, "SERIAL": False, **BENCH},
+                          num_warps=8)
     assert info["registers"] >= 200, info
     assert info["stack_bytes"] <= 4096, info

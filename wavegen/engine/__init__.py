@@ -1,8 +1,10 @@
 """Generation: one front door, several engines that must agree with the reference.
 
-Engines take exported :class:`~wavegen.models.weights.WaveNetWeights` and a conditioning
-batch ``cond`` (B, C). Each implements ``step(codes (B,)) -> logits (B, A)``; the loop here
-feeds back sampled codes, drawing every sample from caller-visible uniform random numbers.
+Engines take exported :class:`~wavegen.models.weights.WaveNetWeights`, a conditioning
+batch ``cond`` (B, C) and optionally a local-conditioning plan
+(:class:`~wavegen.models.weights.LocalBias`). Each implements ``step(codes (B,)) -> logits
+(B, A)``; the loop here feeds back sampled codes, drawing every sample from caller-visible
+uniform random numbers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from wavegen.audio import silence_code
 from wavegen.config import check_sampling
 from wavegen.engine.cached import CachedEngine
 from wavegen.engine.graph import GraphEngine
+from wavegen.engine.local import check_plan_covers, checked_local
 from wavegen.engine.protocol import Engine, FusedEngine
 from wavegen.engine.reference import ReferenceEngine, forward_weights
 from wavegen.engine.sampling import guided_step, sample_from_logits
@@ -27,10 +30,13 @@ except ImportError as err:  # tested in a subprocess (tests/engine/test_protocol
                       "wavegen: reinstall it (pip install --force-reinstall numba) rather than "
                       "generating with a slower engine") from err
 from wavegen.errors import WavegenError
+from wavegen.models.local import check_units
 from wavegen.models.wavenet import WaveNet
-from wavegen.models.weights import WaveNetWeights
+from wavegen.models.weights import LocalBias, WaveNetWeights
 
-ENGINES: dict[str, Callable[[WaveNetWeights, torch.Tensor], Engine]] = {
+# name -> the engine's class (or a factory): ``(weights, cond)`` or ``(weights, cond,
+# local=plan)``; a plan is passed only when there is one.
+ENGINES: dict[str, Callable[..., Engine]] = {
     "reference": ReferenceEngine,
     "cached": CachedEngine,
     "graph": GraphEngine,
@@ -87,20 +93,50 @@ def _prepare(
 def build_engine(
     model_or_weights: WaveNet | WaveNetWeights, cond: torch.Tensor, engine: str = "auto",
     device: str | torch.device = "cpu", threads: int | None = None,
+    local: LocalBias | None = None,
 ) -> Engine:
     """Instantiate an engine with fresh (silent) state for a conditioning batch (B, C).
 
     ``threads``: the cores the ``cpu`` engine uses (default: all usable; other engines ignore
     it). The cpu engine's results depend on it (how the work is split changes the order of
-    some sums), so a render that must match another uses the same count.
+    some sums), so a render that must match another uses the same count. ``local``: a plan
+    for the engine's rows, its table on ``device`` (step n reads frame ``n // hop``).
     """
     if threads is not None and threads < 1:
         raise WavegenError(f"threads must be >= 1, got {threads}")
     w, cond = _prepare(model_or_weights, cond, device)
     name = resolve_engine(engine, device, w)
     if name == "cpu" and threads is not None:
-        return CpuEngine(w, cond, threads=threads)
-    return ENGINES[name](w, cond)
+        return CpuEngine(w, cond, local, threads=threads)
+    return ENGINES[name](w, cond) if local is None else ENGINES[name](w, cond, local=local)
+
+
+def _plan(model_or_weights: WaveNet | WaveNetWeights, w: WaveNetWeights, rows: int,
+          device: torch.device, local: LocalBias | None,
+          units: torch.Tensor | None) -> LocalBias | None:
+    """The checked plan of ``rows`` rows on ``device``: ``local`` as given, or the model's
+    frame network run on ``units`` (B, F) long (``WaveNet.local_bias``); None for neither."""
+    if units is not None:
+        if local is not None:
+            raise WavegenError("give a plan as local= or as units=, not both")
+        local = _units_bias(model_or_weights, units, rows, device)
+    return None if local is None else checked_local(local, w, rows, device)
+
+
+def _units_bias(model: WaveNet | WaveNetWeights, units: torch.Tensor, rows: int,
+                device: torch.device) -> LocalBias:
+    """``model.local_bias(units)`` on ``device``; units need a WaveNet with a frame network."""
+    if not isinstance(model, WaveNet):
+        raise WavegenError("units= needs the model (exported weights have no frame network); "
+                           "pass the WaveNet, or local=model.local_bias(units)")
+    if model.cfg.n_units <= 0:
+        raise WavegenError("units= needs a model with local conditioning (model.n_units > 0); "
+                           "this one has none")
+    units = check_units(units, model.cfg.n_units)
+    if units.shape[0] != rows:
+        raise WavegenError(f"units have {units.shape[0]} rows, the conditioning {rows}")
+    with torch.no_grad():
+        return model.local_bias(units).to(device)
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -147,6 +183,8 @@ def stream(
     sampling_at: Callable[[int], tuple[float, float, float]] | None = None,
     guided: bool | None = None,
     threads: int | None = None,
+    local: LocalBias | None = None,
+    units: torch.Tensor | None = None,
 ) -> Iterator[torch.Tensor]:
     """Generate ``n_samples`` mu-law codes per batch row, yielding (B, <= chunk_size) chunks.
 
@@ -171,6 +209,14 @@ def stream(
             ignored). A guidance that ever leaves 1 needs ``guided=True``.
         guided: run the unconditional twins (2B rows); default: ``guidance != 1``.
         threads: the cores of the ``cpu`` engine (:func:`build_engine`).
+        local: a plan: table (B, F, L, G) on ``device`` and hop. Step n of the engine reads
+            frame ``n // hop``, counted from its silent start: a primer's steps consume the
+            first frames (its first input, the silence code, is step 0) and the first
+            generated sample is step P. It must cover the primer and ``n_samples`` (refused
+            before anything is generated otherwise). Guided rows' unconditional twins read
+            the same plan (guidance acts on the global label only).
+        units: instead of ``local``, (B, F) long unit ids (-1: outside the plan) for a
+            WaveNet with local conditioning, turned into its plan by ``model.local_bias``.
 
     Engines with a fused ``run(prev, uniforms, temperature, top_p, guidance)`` generate a
     whole chunk per call; others go through ``step`` sample by sample. Both sample
@@ -186,8 +232,17 @@ def stream(
     guided = guidance != 1.0 if guided is None else guided
     if guidance != 1.0 and not guided:
         raise WavegenError(f"guidance {guidance} needs guided=True")
-    eng = build_engine(model_or_weights, torch.cat([cond, torch.zeros_like(cond)]) if guided
-                       else cond, engine, device, threads)
+    if primer is not None and (primer.dim() != 2 or primer.shape[0] != B or primer.shape[1] < 1):
+        raise WavegenError(f"primer must have shape ({B}, length >= 1), "
+                           f"got {tuple(primer.shape)}")
+    w, _ = _prepare(model_or_weights, cond, device)
+    plan = _plan(model_or_weights, w, B, device, local, units)
+    n_primer = 0 if primer is None else primer.shape[1]
+    check_plan_covers(plan, n_primer + n_samples,
+                      f"the primer ({n_primer}) and the samples ({n_samples})")
+    eng = build_engine(w, torch.cat([cond, torch.zeros_like(cond)]) if guided else cond,
+                       engine, device, threads,
+                       plan.repeat_rows() if plan is not None and guided else plan)
     if uniforms is not None and tuple(uniforms.shape) != (B, n_samples):
         raise WavegenError(
             f"uniforms must have shape {(B, n_samples)}, got {tuple(uniforms.shape)}"
@@ -200,9 +255,6 @@ def stream(
     fused = eng.run if isinstance(eng, FusedEngine) else None
     with torch.inference_mode():
         if primer is not None:
-            if primer.dim() != 2 or primer.shape[0] != B or primer.shape[1] < 1:
-                raise WavegenError(f"primer must have shape ({B}, length >= 1), "
-                                   f"got {tuple(primer.shape)}")
             inputs = torch.cat([prev[:, None], primer.to(device)[:, :-1]], 1)  # (B, P)
             inputs = torch.cat([inputs, inputs]) if guided else inputs
             if isinstance(eng, FusedEngine):
@@ -268,12 +320,19 @@ def generate(model_or_weights: WaveNet | WaveNetWeights, cond: torch.Tensor, n_s
 def teacher_forced_logits(
     model_or_weights: WaveNet | WaveNetWeights, cond: torch.Tensor, codes: torch.Tensor,
     engine: str = "auto", device: str | torch.device = "cpu",
+    local: LocalBias | None = None, units: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Feed the given codes (B, T) through an engine step by step -> logits (B, A, T).
 
-    Equal, within float tolerance, to ``model(codes, cond)``: the exactness check of engines.
+    Equal, within float tolerance, to ``model(codes, cond)`` (``model(codes, cond, units)``
+    with a plan; ``local`` and ``units`` as in :func:`stream`, covering T steps): the
+    exactness check of engines.
     """
-    eng = build_engine(model_or_weights, cond, engine, device)
+    device = torch.device(device)
+    w, _ = _prepare(model_or_weights, cond, device)
+    plan = _plan(model_or_weights, w, cond.shape[0], device, local, units)
+    check_plan_covers(plan, codes.shape[1], f"the {codes.shape[1]} codes")
+    eng = build_engine(w, cond, engine, device, local=plan)
     codes = codes.to(device)
     return torch.stack([eng.step(codes[:, t]) for t in range(codes.shape[1])], dim=2).cpu()
 

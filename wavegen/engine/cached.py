@@ -2,21 +2,24 @@
 
 Layer l keeps a ring buffer of its last ``d_l`` inputs, so each new sample costs one
 matrix-vector product per weight matrix instead of recomputing the receptive field.
-The conditioning is projected once, when the engine is built.
+The conditioning is projected once, when the engine is built; a local-conditioning plan adds
+its current frame's (B, L, G) bias to the gate biases at each step.
 """
 
 from __future__ import annotations
 
 import torch
 
-from wavegen.models.weights import WaveNetWeights
+from wavegen.engine.local import checked_local
+from wavegen.models.weights import LocalBias, WaveNetWeights
 
 
 class CachedEngine:
     name = "cached"
 
-    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor) -> None:
-        """weights on cond's device; cond (B, C) float."""
+    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor,
+                 local: LocalBias | None = None) -> None:
+        """weights on cond's device; cond (B, C) float; local: table (B, F, L, G) there."""
         w = weights
         self.w = w
         B, R, H = cond.shape[0], w.residual_channels, w.gate_channels // 2
@@ -32,6 +35,9 @@ class CachedEngine:
         # Ring buffers (d, B, R); zeros are the causal left padding of training.
         self.queues = [cond.new_zeros(d, B, R) for d in w.dilations]
         self.t = 0
+        self.local: LocalBias | None = None
+        if local is not None:
+            self.set_local(local)
 
     def set_cond(self, cond: torch.Tensor) -> None:
         """New conditioning (B, C) from the next step on: the gate biases are re-projected in
@@ -40,16 +46,28 @@ class CachedEngine:
         for old, layer in zip(self.gate_bias, new.unbind(1), strict=True):
             old.copy_(layer)
 
+    def set_local(self, local: LocalBias) -> None:
+        """A new plan (B, F, L, G) from the next step on; frames are counted from step 0."""
+        self.local = checked_local(local, self.w, self.queues[0].shape[1],
+                                   self.gate_bias[0].device)
+
+    def _frame(self) -> torch.Tensor | None:
+        """(B, L, G) local bias of the coming step, or None without a plan; raises
+        WavegenError past the plan's end."""
+        return None if self.local is None else self.local.frame(self.t)
+
     def step(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""
         w, H = self.w, self.H
+        frame = self._frame()  # (B, L, G) or None
         x = w.embed[codes]  # (B, R)
         skips = self.skip_bias.expand(x.shape[0], -1)  # (B, S)
         for i, d in enumerate(w.dilations):
             slot = self.t % d
             past = self.queues[i][slot].clone()  # (B, R): this layer's input at t - d
             self.queues[i][slot] = x
-            z = torch.addmm(self.gate_bias[i], torch.cat([past, x], dim=1), self.dil_wt[i])
+            bias = self.gate_bias[i] if frame is None else self.gate_bias[i] + frame[:, i]
+            z = torch.addmm(bias, torch.cat([past, x], dim=1), self.dil_wt[i])  # (B, G)
             h = torch.tanh(z[:, :H]) * torch.sigmoid(z[:, H:])  # (B, H)
             skips = torch.addmm(skips, h, self.skip_wt[i])  # (B, S)
             if i < w.n_layers - 1:

@@ -3,8 +3,11 @@
 The exported weights are laid out once for the kernel (:mod:`wavegen.engine.cpu_kernels`):
 per layer, input-major blocks so the innermost loop runs over contiguous outputs, and the gate
 channels split into P equal parts (zero-padded) when P threads share one batch. The
-conditioning is projected into each layer's gate bias once, when the engine is built. Ring
-buffers hold each layer's last ``d`` inputs; memory does not grow with the clip length.
+conditioning is projected into each layer's gate bias once, when the engine is built; a
+local-conditioning plan is copied as it is, (B, F, L, G), and the kernel adds a frame to the
+gate biases (each thread its part's channels) when a step enters it: once per hop, not per
+step. Ring buffers hold each layer's last ``d`` inputs; memory does not grow with the clip
+length.
 
 Precision: fp32 by default (the exact path the tests hold to the reference). ``precision=
 "bf16"`` stores the weight matrices as bfloat16 (rounded to nearest) and widens them to fp32
@@ -30,9 +33,10 @@ import torch
 import torch.nn.functional as F
 
 from wavegen.engine.cpu_kernels import run_part
+from wavegen.engine.local import check_steps, checked_local
 from wavegen.engine.sampling import check_sampled_rows
 from wavegen.errors import WavegenError
-from wavegen.models.weights import WaveNetWeights
+from wavegen.models.weights import LocalBias, WaveNetWeights
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +77,13 @@ class CpuEngine:
 
     name = "cpu"
 
-    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor, threads: int | None = None,
+    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor,
+                 local: LocalBias | None = None, threads: int | None = None,
                  split: int | None = None, precision: str = "fp32") -> None:
-        """weights and cond (B, C) on CPU. ``threads``: cores to use (default: all usable);
-        ``split``: threads sharing one group of rows (default: chosen from B and the model);
-        ``precision``: ``fp32`` or ``bf16`` weight matrices."""
+        """weights and cond (B, C) on CPU; local: table (B, F, L, G) on CPU. ``threads``:
+        cores to use (default: all usable); ``split``: threads sharing one group of rows
+        (default: chosen from B and the model); ``precision``: ``fp32`` or ``bf16`` weight
+        matrices (the local table stays fp32, like the biases)."""
         if precision not in ("fp32", "bf16"):
             raise WavegenError(f"unknown precision '{precision}'; known: fp32, bf16")
         if cond.device.type != "cpu":
@@ -89,6 +95,7 @@ class CpuEngine:
         w = weights.to("cpu", torch.float32)
         self.w = weights
         B, L, R, H = cond.shape[0], w.n_layers, w.residual_channels, w.gate_channels // 2
+        plan = None if local is None else checked_local(local, w, B, torch.device("cpu"))
         self.threads = max(1, threads or available_cores())
         if split is None:
             split = self.threads if B <= self.threads and H >= MIN_SPLIT_HIDDEN else 1
@@ -123,6 +130,7 @@ class CpuEngine:
         self.queue = np.zeros((P, B, int(self.dil.sum()), R), np.float32)  # ring buffers
         self.B = B
         self.t = 0
+        self._keep_local(plan)
 
     def _launch(self, groups: list[np.ndarray], n_sampled: list[int], guided: bool,
                 teacher: bool, inputs: np.ndarray, logits_out: np.ndarray, uniforms: np.ndarray,
@@ -130,6 +138,7 @@ class CpuEngine:
                 n: int) -> None:
         """Run every (group, part) pair on its own thread (the first on this one)."""
         P, A, R, S = self.P, self.w.n_classes, self.w.residual_channels, self.w.skip_channels
+        check_steps(self.local, self.t, n)
         width = max(R, S, A)
         jobs = []
         for rows, ns in zip(groups, n_sampled, strict=True):
@@ -169,10 +178,24 @@ class CpuEngine:
         """New conditioning (B, C) from the next sample on (the caches carry on)."""
         self.gate_bias[...] = self._gate_bias(self._w32, cond.cpu())
 
-    def _weights(self) -> tuple[np.ndarray, ...]:
-        """The laid-out weights in the kernel's argument order."""
-        return (self.embed, self.dil_wt, self.gate_bias, self.res_skip_wt, self.res_bias,
-                self.skip_bias, self.out1_wt, self.out1_bias, self.out2_wt, self.out2_bias)
+    def set_local(self, local: LocalBias) -> None:
+        """A new plan (B, F, L, G) from the next step on (frames counted from step 0)."""
+        self._keep_local(checked_local(local, self.w, self.B, torch.device("cpu")))
+
+    def _keep_local(self, plan: LocalBias | None) -> None:
+        """The kernel's copy of a checked plan (numpy only): (B, F, L, G) and its hop; with
+        no plan a table of no frames, which the kernel skips (hop unused)."""
+        G = self.w.gate_channels
+        self.local = plan
+        self.local_table = (np.zeros((self.B, 0, self.w.n_layers, G), np.float32)
+                            if plan is None else np.array(plan.table.detach().numpy()))
+        self.hop = 1 if plan is None else plan.hop
+
+    def _weights(self) -> tuple[np.ndarray | int, ...]:
+        """The laid-out weights (and plan) in the kernel's argument order."""
+        return (self.embed, self.dil_wt, self.gate_bias, self.local_table, self.hop,
+                self.res_skip_wt, self.res_bias, self.skip_bias, self.out1_wt, self.out1_bias,
+                self.out2_wt, self.out2_bias)
 
     def step(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""

@@ -323,24 +323,45 @@ def _lerp(start, end, weight, out):
 
 
 @njit(nogil=True, cache=True, fastmath=_FM)
-def _past_half(z, past, part, rows, M, layer, tt, gb, wd, dil, qoff, queue):
+def _frame_bias(gbl, part, rows, M, tt, gb, lt, hop):
+    """gbl[:M] <- the gate biases of step tt's frame in part ``part``'s layout, (M, L, 2Hp):
+    the global one, plus the plan's frame ``tt // hop`` (``lt`` (B', F, L, G) as the model
+    gives it: the part's tanh channels ``part * Hp + c`` and its sigmoid channels ``H + part
+    * Hp + c``, none past H; ``lt`` with no frames: no plan). Called when a launch starts
+    and when a step enters a new frame, not per step."""
+    Hp = gbl.shape[2] // 2
+    H = lt.shape[3] // 2
+    for m in range(M):
+        r = rows[m]
+        gbl[m] = gb[r, part]
+        if lt.shape[1] > 0:
+            f = tt // hop
+            for layer in range(gbl.shape[1]):
+                for c in range(min(Hp, H - part * Hp)):
+                    g = part * Hp + c
+                    gbl[m, layer, c] += lt[r, f, layer, g]
+                    gbl[m, layer, Hp + c] += lt[r, f, layer, H + g]
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
+def _past_half(z, past, part, rows, M, layer, tt, gbl, wd, dil, qoff, queue):
     """z[:M] <- gate bias + (the layer's input from ``dil`` steps before step tt) @ its weights.
 
     That input (the ring buffer slot) is known long before the step reaches the layer, so this
-    half of the dilated product is work a thread can do while it waits at a barrier.
+    half of the dilated product is work a thread can do while it waits at a barrier. gbl:
+    (M, L, 2Hp) the biases of step tt's frame (:func:`_frame_bias`).
     """
     base = qoff[layer] + tt % dil[layer]
     for m in range(M):
-        r = rows[m]
-        past[m, :] = queue[part, r, base]
-        z[m, :] = gb[r, part, layer]
+        past[m, :] = queue[part, rows[m], base]
+        z[m, :] = gbl[m, layer]
     _matmul_acc(z, past, wd[part, layer, 0], M)
 
 
 @njit(nogil=True, cache=True, fastmath=_FM)
 def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out, uniforms,
-             codes_out, temperature, top_p, guidance, embed, wd, gb, wrs, rb, sb, o1, o1b, o2,
-             o2b, dil, qoff, queue, t0, xch, flags, n):
+             codes_out, temperature, top_p, guidance, embed, wd, gb, lt, hop, wrs, rb, sb, o1,
+             o1b, o2, o2b, dil, qoff, queue, t0, xch, flags, n):
     """Generate (or teacher-force) ``n`` steps for one group of rows, as thread ``part``.
 
     Args:
@@ -352,6 +373,10 @@ def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out
         wd: (P, L, 2, R, 2Hp) gate weights of each part ([:Hp] tanh, [Hp:] sigmoid channels)
             for the dilated past input ([:, :, 0]) and the current one ([:, :, 1]);
             gb: (B', P, L, 2Hp) gate bias with the conditioning projection.
+        lt, hop: local conditioning, (B', F, L, G) per-frame gate biases: step tt adds
+            ``lt[:, tt // hop]`` (F = 0: none; the caller checks that the steps stay inside
+            the plan). Each thread forms the sum with its part's channels of ``gb`` once per
+            frame, so a plan costs nothing per step.
         wrs: (P, L, Hp (R + S)) residual (zero in the last layer) and skip 1x1s: with P = 1
             one (Hp, R + S) matrix (one product), else (Hp, R) then (Hp, S) (two products, the
             skip one while waiting); rb (L-1, R); sb (S,).
@@ -396,9 +421,12 @@ def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out
     cur = np.empty(M, np.int64)
     for m in range(M):
         cur[m] = inputs[rows[m], 0]
+    gbl = np.empty((M, L, 2 * Hp), f32)  # the gate biases of the current frame
+    local = lt.shape[1] > 0
+    _frame_bias(gbl, part, rows, M, t0, gb, lt, hop)
     nb = 0  # barriers passed
     if n > 0:
-        _past_half(z, past, part, rows, M, 0, t0, gb, wd, dil, qoff, queue)
+        _past_half(z, past, part, rows, M, 0, t0, gbl, wd, dil, qoff, queue)
     for t in range(n):
         tt = t0 + t
         if teacher:
@@ -431,7 +459,7 @@ def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out
             if n_parts > 1:
                 _matmul_acc(skp, h, wrs[part, layer, Hp * R:].reshape((Hp, S)), M)
             if not last:
-                _past_half(zn, past, part, rows, M, layer + 1, tt, gb, wd, dil, qoff, queue)
+                _past_half(zn, past, part, rows, M, layer + 1, tt, gbl, wd, dil, qoff, queue)
                 if n_parts > 1:
                     _wait(flags, n_parts, nb)
                 for m in range(M):
@@ -449,7 +477,9 @@ def run_part(part, n_parts, rows, n_sampled, guided, teacher, inputs, logits_out
             nb += 1
             _arrive(flags, part, nb)
         if t + 1 < n:
-            _past_half(z, past, part, rows, M, 0, tt + 1, gb, wd, dil, qoff, queue)
+            if local and (tt + 1) % hop == 0:  # step tt's past halves are done: a new frame
+                _frame_bias(gbl, part, rows, M, tt + 1, gb, lt, hop)
+            _past_half(z, past, part, rows, M, 0, tt + 1, gbl, wd, dil, qoff, queue)
         if n_parts > 1:
             _wait(flags, n_parts, nb)
         for m in range(M):

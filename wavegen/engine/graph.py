@@ -11,8 +11,11 @@ copies the block's uniforms in and its codes out.
 Capture needs every step to be the same kernels on the same buffers, so nothing here depends
 on a Python-side time index: each layer's ring buffer (d, B, R) is addressed by a device
 tensor ``pos`` (``index_select``/``index_copy_`` at ``pos % d``), advanced in place; the
-uniforms, the previous codes and the emitted codes live in static buffers. The same code runs
-eagerly on any device (no capture off CUDA), which is how it is tested without a GPU.
+uniforms, the previous codes and the emitted codes live in static buffers. A local-conditioning
+plan lives in one static (B, F, L, G) buffer too, and each step picks its frame on the device
+(``index_select`` at ``pos // hop``); only the plan's end is checked on the host, before a
+block is run. The same code runs eagerly on any device (no capture off CUDA), which is how it
+is tested without a GPU.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from __future__ import annotations
 import torch
 
 from wavegen.engine.cached import CachedEngine
+from wavegen.engine.local import check_steps, checked_local
 from wavegen.engine.sampling import check_sampled_rows, guided_step
 from wavegen.errors import WavegenError
-from wavegen.models.weights import WaveNetWeights
+from wavegen.models.weights import LocalBias, WaveNetWeights
 
 GRAPH_STEPS = 128  # samples per captured graph (per replay)
 MAX_GRAPHS = 8  # captured graphs kept (one per temperature, top-p and guidance in use)
@@ -37,8 +41,10 @@ class GraphEngine(CachedEngine):
     name = "graph"
 
     def __init__(self, weights: WaveNetWeights, cond: torch.Tensor,
-                 graph_steps: int = GRAPH_STEPS, use_graph: bool | None = None) -> None:
-        """weights on cond's device; cond (B, C) float. ``use_graph`` defaults to CUDA."""
+                 local: LocalBias | None = None, graph_steps: int = GRAPH_STEPS,
+                 use_graph: bool | None = None) -> None:
+        """weights on cond's device; cond (B, C) float; local: table (B, F, L, G) there.
+        ``use_graph`` defaults to CUDA."""
         super().__init__(weights, cond)
         dev = cond.device
         self.B = cond.shape[0]
@@ -49,17 +55,48 @@ class GraphEngine(CachedEngine):
         self.dils = [torch.tensor(d, dtype=torch.long, device=dev) for d in weights.dilations]
         self.pos = torch.zeros(1, dtype=torch.long, device=dev)  # the time index, on device
         self._graphs: dict[tuple, tuple] = {}
+        # The plan as the graphs read it: (B, F, L, G) and the hop, on device (None: no plan).
+        self.local_table: torch.Tensor | None = None
+        self.hop = torch.ones(1, dtype=torch.long, device=dev)
+        if local is not None:
+            self.set_local(local)
+
+    def set_local(self, local: LocalBias) -> None:
+        """A new plan from the next step on. A table of the same shape is copied into the
+        buffer the captured graphs read; another shape (a longer plan) replaces the buffer
+        and drops the graphs, which are captured again on their next use."""
+        new = checked_local(local, self.w, self.B, self.pos.device)
+        if self.local_table is not None and self.local_table.shape == new.table.shape:
+            self.local_table.copy_(new.table)
+        else:
+            self.local_table = new.table.clone()
+            self._graphs.clear()
+        self.hop.fill_(new.hop)
+        self.local = new  # the host-side copy: where the plan ends
+
+    def _frame(self) -> torch.Tensor | None:
+        """(B, L, G) local bias of the coming step, picked on the device at ``pos // hop``
+        (None without a plan). The host checks the plan's end before every step it runs;
+        the clamp only keeps the capture's warm-up steps (whose results are discarded)
+        inside the table."""
+        if self.local_table is None:
+            return None
+        last = self.local_table.shape[1] - 1
+        frame = torch.div(self.pos, self.hop, rounding_mode="floor").clamp_(max=last)  # (1,)
+        return self.local_table.index_select(1, frame)[:, 0]  # (B, L, G)
 
     def _logits(self, codes: torch.Tensor) -> torch.Tensor:
         """One step on device state: codes (B,) long -> logits (B, A); advances ``pos``."""
         w, H = self.w, self.H
+        frame = self._frame()  # (B, L, G) or None
         x = w.embed[codes]  # (B, R)
         skips = self.skip_bias.expand(x.shape[0], -1)  # (B, S)
         for i in range(w.n_layers):
             slot = torch.remainder(self.pos, self.dils[i])  # (1,) long
             past = self.queues[i].index_select(0, slot)[0]  # (B, R): this layer's x[t - d]
             self.queues[i].index_copy_(0, slot, x.unsqueeze(0))
-            z = torch.addmm(self.gate_bias[i], torch.cat([past, x], dim=1), self.dil_wt[i])
+            bias = self.gate_bias[i] if frame is None else self.gate_bias[i] + frame[:, i]
+            z = torch.addmm(bias, torch.cat([past, x], dim=1), self.dil_wt[i])  # (B, G)
             h = torch.tanh(z[:, :H]) * torch.sigmoid(z[:, H:])  # (B, H)
             skips = torch.addmm(skips, h, self.skip_wt[i])  # (B, S)
             if i < w.n_layers - 1:
@@ -70,10 +107,14 @@ class GraphEngine(CachedEngine):
 
     def step(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B,) long, the newest input sample -> logits (B, A) for the next one."""
+        check_steps(self.local, self.t, 1)
+        self.t += 1
         return self._logits(codes.to(self.pos.device))
 
     def feed(self, codes: torch.Tensor) -> None:
         """Teacher-force codes (B, T) through the caches (a primer), discarding the logits."""
+        check_steps(self.local, self.t, codes.shape[1])
+        self.t += codes.shape[1]
         codes = codes.to(self.pos.device)
         for t in range(codes.shape[1]):
             self._logits(codes[:, t])
@@ -122,6 +163,8 @@ class GraphEngine(CachedEngine):
         the remainder (and everything off CUDA) run eagerly with the same code."""
         Bs, n = uniforms.shape
         check_sampled_rows(self.B, Bs, guidance)
+        check_steps(self.local, self.t, n)
+        self.t += n
         dev = self.pos.device
         prev = prev.to(dev)
         uniforms = uniforms.to(dev, torch.float32)

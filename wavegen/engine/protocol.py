@@ -38,7 +38,9 @@ class Engine(Protocol):
     def set_local(self, local: LocalBias) -> None:
         """Replace the local-conditioning table (same B, L, G; frames still counted from
         step 0): a plan extended while generating. Frames already played may differ; only
-        the frames of later steps matter."""
+        the frames of later steps matter (the caches keep the past as it was computed, with
+        no local bias if the engine was built without a plan). Raises WavegenError for a
+        table of another shape or device, or holding inf or NaN."""
         ...
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 # Pointer arguments of the kernels and their element types; other arguments are int32 except
 # the sampling scalars.
 _POINTERS = dict.fromkeys(
-    "embed wd gb ws wr rb sb o1 o1b o2 o2b queue act skipbuf scratch logits_out uniforms".split(),
+    "embed wd gb ws wr rb sb o1 o1b o2 o2b queue lb act skipbuf scratch logits_out uniforms"
+    .split(),
     "*fp32")
 _POINTERS.update({"dil": "*i64", "qoff": "*i64", "codebuf": "*i64", "flags": "*i32",
                   "inputs": "*i64", "codes_out": "*i64"})
@@ -35,7 +36,8 @@ def _kernel(name: str):
 
 def compile_kernel(name: str, constexprs: dict, num_warps: int = 8, arch: int = 90) -> dict:
     """Compile kernel ``tile`` or ``persistent`` for ``sm_<arch>`` with the given constexpr
-    values (TEACHER, GUIDED, TOP_P, [SERIAL,] BM, BR, BH, BS, BA).
+    values (TEACHER, GUIDED, TOP_P, [SERIAL,] BM, BR, BH, BS, BA; LOCAL, the local-conditioning
+    load, is False unless given).
 
     Returns:
         ``registers`` per thread, ``stack_bytes`` per thread (local memory, spills
@@ -50,6 +52,7 @@ def compile_kernel(name: str, constexprs: dict, num_warps: int = 8, arch: int = 
     from triton.compiler import ASTSource
 
     fn = _kernel(name)
+    constexprs = {"LOCAL": False, **constexprs}
     signature = {arg: "constexpr" if arg in constexprs else _POINTERS.get(arg, _FLOATS.get(
         arg, "i32")) for arg in fn.arg_names}
     src = ASTSource(fn=fn, signature=signature,

@@ -10,6 +10,11 @@ Two kernels share the engine's ring buffers, so either can continue what the oth
 Registered only when it can run: a CUDA device, or ``TRITON_INTERPRET=1`` (Triton's CPU
 interpreter, which must be set before this module is imported; the tests use it on tiny
 shapes). docs/engines.md has the design and its speed model.
+
+Local conditioning: both kernels take a pointer to the (B, F, L, G) table, its frame count
+and the hop, and read frame ``t // hop`` at the engine's time ``t`` themselves (a constexpr
+flag compiles the load away without a table); the host only checks, once per launch, that the
+launch ends inside the plan.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import os
 
 import torch
 
+from wavegen.engine.local import check_steps, checked_local
 from wavegen.engine.sampling import check_sampled_rows
 from wavegen.errors import WavegenError
-from wavegen.models.weights import WaveNetWeights
+from wavegen.models.weights import LocalBias, WaveNetWeights
 
 
 def triton_usable() -> bool:
@@ -67,8 +73,10 @@ class TritonEngine:
 
     name = "triton"
 
-    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor, kernel: str = "auto") -> None:
+    def __init__(self, weights: WaveNetWeights, cond: torch.Tensor,
+                 local: LocalBias | None = None, kernel: str = "auto") -> None:
         """weights and cond (B, C) on the same device (CUDA, or CPU under the interpreter);
+        local: the optional local conditioning (table (B, F, L, G) on that device);
         kernel: ``auto``, ``tile`` or ``persistent``."""
         if cond.device.type != "cuda" and not _interpreted():
             raise WavegenError("the triton engine needs a CUDA device (or TRITON_INTERPRET=1); "
@@ -98,6 +106,9 @@ class TritonEngine:
         self.blocks = {"BM": BLOCK_ROWS, "BR": _pow2(R), "BH": _pow2(H),
                        "BS": _pow2(w.skip_channels), "BA": _pow2(w.n_classes)}
         self.t = 0
+        self.local: LocalBias | None = None
+        if local is not None:
+            self.set_local(local)
         sms = (torch.cuda.get_device_properties(dev).multi_processor_count
                if dev.type == "cuda" else None)
         if kernel == "auto":
@@ -113,6 +124,7 @@ class TritonEngine:
     def _launch(self, rows: int, inputs, logits_out, uniforms, codes_out, n: int,
                 temperature: float, top_p: float, guidance: float, teacher: bool,
                 guided: bool) -> None:
+        check_steps(self.local, self.t, n)  # before launching: the kernels do not check
         import triton
 
         from wavegen.engine.triton_kernels import wavenet_steps
@@ -121,11 +133,12 @@ class TritonEngine:
             self._launch_persistent(rows, inputs, logits_out, uniforms, codes_out, n,
                                     temperature, top_p, guidance, teacher, guided)
             return
+        table, n_frames, hop = self._local_args()
         wavenet_steps[(triton.cdiv(rows, BLOCK_ROWS),)](
-            *self._weights(), self.dil, self.qoff, self.queue, inputs, logits_out, uniforms,
-            codes_out, self.t, n, rows, temperature, top_p, guidance, *self.dims,
-            TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0, **self.blocks,
-            num_warps=TILE_WARPS)
+            *self._weights(), self.dil, self.qoff, self.queue, table, inputs, logits_out,
+            uniforms, codes_out, self.t, n, rows, n_frames, hop, temperature, top_p, guidance,
+            *self.dims, TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0,
+            LOCAL=self.local is not None, **self.blocks, num_warps=TILE_WARPS)
         self.t += n
 
     def _launch_persistent(self, rows: int, inputs, logits_out, uniforms, codes_out, n: int,
@@ -151,11 +164,13 @@ class TritonEngine:
                 codebuf[0, rows:2 * rows] = inputs[:, 0]
             flags[L + 1] = 1
         blocks = {k: v for k, v in self.blocks.items() if k != "BM"}
+        table, n_frames, hop = self._local_args()
         wavenet_persistent[(1 if serial else L + 1,)](
-            *self._weights(), self.dil, self.qoff, self.queue, act, skipbuf, codebuf, flags,
-            scratch, inputs, logits_out, uniforms, codes_out, self.t, n, B, rows, nbuf, temperature,
-            top_p, guidance, *self.dims, TEACHER=teacher, GUIDED=guided, TOP_P=top_p < 1.0,
-            SERIAL=serial, BM=BM, **blocks, num_warps=PERSISTENT_WARPS)
+            *self._weights(), self.dil, self.qoff, self.queue, table, act, skipbuf, codebuf,
+            flags, scratch, inputs, logits_out, uniforms, codes_out, self.t, n, B, rows, nbuf,
+            n_frames, hop, temperature, top_p, guidance, *self.dims, TEACHER=teacher,
+            GUIDED=guided, TOP_P=top_p < 1.0, LOCAL=self.local is not None, SERIAL=serial,
+            BM=BM, **blocks, num_warps=PERSISTENT_WARPS)
         self.t += n
 
     def set_cond(self, cond: torch.Tensor) -> None:
@@ -163,6 +178,20 @@ class TritonEngine:
         the kernels read (the caches carry on)."""
         with torch.no_grad():
             self.gate_bias.copy_(self._w_dev.gate_biases(cond.to(self.gate_bias.device).float()))
+
+    def set_local(self, local: LocalBias) -> None:
+        """Replace the local-conditioning table (B, F, L, G) on the engine's device (F may
+        differ: a plan extended while generating); frames are still counted from step 0, so
+        the launches after this read frame ``t // hop`` of the new table."""
+        local = checked_local(local, self.w, self.B, self.queue.device)
+        self.local = LocalBias(local.table.contiguous(), local.hop)
+
+    def _local_args(self) -> tuple[torch.Tensor, int, int]:
+        """The kernels' local-conditioning arguments: table, frame count, hop (with no table,
+        any fp32 buffer and ones: the kernels compile the load away)."""
+        if self.local is None:
+            return self.gate_bias, 1, 1
+        return self.local.table, self.local.n_frames, self.local.hop
 
     def _weights(self) -> tuple[torch.Tensor, ...]:
         """The laid-out weights in the kernels' argument order."""
@@ -182,6 +211,7 @@ class TritonEngine:
     def feed(self, codes: torch.Tensor, chunk: int = 4096) -> None:
         """Teacher-force codes (B, T) through the caches (a primer), discarding the logits."""
         dev = self.queue.device
+        check_steps(self.local, self.t, codes.shape[1])  # the whole primer, before any launch
         if self.kernel == "persistent":  # its hand-off buffers hold a whole teacher chunk
             chunk = min(chunk, 128)
         dummy = torch.zeros(1, device=dev)

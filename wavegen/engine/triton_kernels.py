@@ -19,7 +19,13 @@ Tensor layouts (fp32 unless stated; A, R, H, S padded to the powers of two BA, B
 masks, L layers, B' engine rows, QS = sum of dilations):
 embed (A, R); wd (L, 2R, 2H) input-major; gb (B', L, 2H) gate bias with the conditioning;
 ws (L, H, S); wr (L, H, R) and rb (L, R) with a zero last layer; sb (S,); o1 (S, S) and
-o2 (S, A) input-major; o1b (S,); o2b (A,); dil, qoff (L,) int64; queue (B', QS, R).
+o2 (S, A) input-major; o1b (S,); o2b (A,); dil, qoff (L,) int64; queue (B', QS, R);
+lb (B', F, L, 2H) the local-conditioning table (read only if LOCAL).
+
+Local conditioning (LOCAL): step ``tt`` (the engine's time counter, from its fresh state) adds
+frame ``tt // hop`` of lb to every layer's gate pre-activation: per layer and row one more
+contiguous load of 2H floats, like the gate bias's; the engine checks the frame is < F before
+launching. Without it (LOCAL False) the load is compiled away.
 """
 
 from __future__ import annotations
@@ -54,6 +60,17 @@ def bias(ptr, j, N):
 
 
 @triton.jit
+def local_bias(lb, rows, live, tt, hop, n_frames, layer, L, H, hh):
+    """Step ``tt``'s local-conditioning bias of one layer for rows (BM,): the (BM, BH) tanh
+    and sigmoid halves of frame ``tt // hop`` of the (B', F, L, 2H) table at lb."""
+    frame = tt // hop
+    row = lb + ((rows.to(tl.int64) * n_frames + frame) * L + layer) * 2 * H  # (BM,) pointers
+    mask = live[:, None] & (hh[None, :] < H)
+    return (tl.load(row[:, None] + hh[None, :], mask=mask, other=0.0),
+            tl.load(row[:, None] + H + hh[None, :], mask=mask, other=0.0))
+
+
+@triton.jit
 def guide(lg, un, guidance):
     """Guided logits: ``torch.lerp(un, lg, guidance)``, the same branch and formula."""
     diff = lg - un
@@ -85,8 +102,9 @@ def draw(lg, u, a, A, temperature, top_p, TOP_P: tl.constexpr):
 
 @triton.jit
 def _tile_logits(rows, live, codes, tt, embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil,
-                 qoff, queue, L, R, H, S, A, QS, BM: tl.constexpr,
-                 BR: tl.constexpr, BH: tl.constexpr, BS: tl.constexpr, BA: tl.constexpr):
+                 qoff, queue, lb, n_frames, hop, L, R, H, S, A, QS, LOCAL: tl.constexpr,
+                 BM: tl.constexpr, BR: tl.constexpr, BH: tl.constexpr, BS: tl.constexpr,
+                 BA: tl.constexpr):
     """One step of a tile of engine rows (BM,) fed codes (BM,) at time tt -> logits (BM, BA)."""
     r = tl.arange(0, BR)
     hh = tl.arange(0, BH)
@@ -108,6 +126,10 @@ def _tile_logits(rows, live, codes, tt, embed, wd, gb, ws, wr, rb, sb, o1, o1b, 
               + tl.load(gate, mask=gmask, other=0.0))
         zb = (mm(past, w_l + H, r, hh, R, 2 * H) + mm(x, w_l + R * 2 * H + H, r, hh, R, 2 * H)
               + tl.load(gate + H, mask=gmask, other=0.0))
+        if LOCAL:
+            fa, fb = local_bias(lb, rows, live, tt, hop, n_frames, layer, L, H, hh)
+            za += fa
+            zb += fb
         h = tanh(za) * tl.sigmoid(zb)  # (BM, BH)
         skip += mm(h, ws + layer * H * S, hh, s, H, S)
         x += mm(h, wr + layer * H * R, hh, r, H, R) + bias(rb + layer * R, r, R)
@@ -116,16 +138,17 @@ def _tile_logits(rows, live, codes, tt, embed, wd, gb, ws, wr, rb, sb, o1, o1b, 
 
 
 @triton.jit
-def wavenet_steps(embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil, qoff, queue,
-                  inputs, logits_out, uniforms, codes_out, t0, n, n_rows, temperature, top_p,
-                  guidance, L, R, H, S, A, QS,
+def wavenet_steps(embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil, qoff, queue, lb,
+                  inputs, logits_out, uniforms, codes_out, t0, n, n_rows, n_frames, hop,
+                  temperature, top_p, guidance, L, R, H, S, A, QS,
                   TEACHER: tl.constexpr, GUIDED: tl.constexpr, TOP_P: tl.constexpr,
-                  BM: tl.constexpr, BR: tl.constexpr, BH: tl.constexpr, BS: tl.constexpr,
-                  BA: tl.constexpr):
+                  LOCAL: tl.constexpr, BM: tl.constexpr, BR: tl.constexpr, BH: tl.constexpr,
+                  BS: tl.constexpr, BA: tl.constexpr):
     """Program ``i`` runs ``n`` steps of rows ``i*BM ... i*BM + BM - 1`` (< n_rows), and of
     their twins ``row + n_rows`` if GUIDED. Teacher mode feeds inputs (n_rows, n) int64 and
     writes logits_out (n_rows, A, n); sampling mode starts from inputs (n_rows, 1), draws with
-    uniforms (n_rows, n) and writes codes_out (n_rows, n) int64."""
+    uniforms (n_rows, n) and writes codes_out (n_rows, n) int64. With LOCAL, step ``t0 + t``
+    also adds frame ``(t0 + t) // hop`` of the (rows, n_frames, L, 2H) table lb."""
     rows = tl.program_id(0) * BM + tl.arange(0, BM)
     live = rows < n_rows
     a = tl.arange(0, BA)
@@ -135,15 +158,16 @@ def wavenet_steps(embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil, qoff, qu
         if TEACHER:
             codes = tl.load(inputs + rows * n + t, mask=live, other=0)
         lg = _tile_logits(rows, live, codes, t0 + t, embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2,
-                          o2b, dil, qoff, queue, L, R, H, S, A, QS, BM, BR, BH, BS, BA)
+                          o2b, dil, qoff, queue, lb, n_frames, hop, L, R, H, S, A, QS, LOCAL,
+                          BM, BR, BH, BS, BA)
         if TEACHER:
             tl.store(logits_out + (rows[:, None] * A + a[None, :]) * n + t, lg,
                      mask=live[:, None] & valid)
         else:
             if GUIDED:
                 un = _tile_logits(rows + n_rows, live, codes, t0 + t, embed, wd, gb, ws, wr, rb,
-                                  sb, o1, o1b, o2, o2b, dil, qoff, queue, L, R, H, S, A, QS,
-                                  BM, BR, BH, BS, BA)
+                                  sb, o1, o1b, o2, o2b, dil, qoff, queue, lb, n_frames, hop, L,
+                                  R, H, S, A, QS, LOCAL, BM, BR, BH, BS, BA)
                 lg = guide(lg, un, guidance)
             u = tl.load(uniforms + rows * n + t, mask=live, other=0.0)
             codes = draw(lg, u, a, A, temperature, top_p, TOP_P)

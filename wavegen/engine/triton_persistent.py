@@ -32,7 +32,10 @@ only the concurrency is not.
 Layouts are those of :mod:`wavegen.engine.triton_kernels`, plus: act (L, NBUF, BM, BR) and
 skipbuf (L, NBUF, BM, BS) fp32; codebuf (NBUF, BM) int64; flags (L + 2,) int32, zero at
 launch except ``flags[L + 1] = 1`` when sampling (the start code is in ``codebuf[0]``);
-scratch (BM, BA) fp32 for pairing guided rows.
+scratch (BM, BA) fp32 for pairing guided rows. With LOCAL, layer ``l`` adds frame
+``(t0 + i) // hop`` of the local-conditioning table lb at every step ``i``: the gate bias
+stays on chip, the frame's is one contiguous load of 2H floats per row and step, issued
+before the layer waits for its input so that its latency hides behind the hand-off.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from wavegen.engine.triton_kernels import bias, draw, guide, mm, tanh, tile
+from wavegen.engine.triton_kernels import bias, draw, guide, local_bias, mm, tanh, tile
 
 
 @triton.jit
@@ -81,14 +84,18 @@ def _layer_weights(p, wd, gb, ws, wr, rb, dil, qoff, queue, rows, live, L, R, H,
 
 @triton.jit
 def _layer_step(p, i, w_past_a, w_past_b, w_now_a, w_now_b, w_skip, w_res, b_res, g_a, g_b,
-                d, ring, embed, act, skipbuf, codebuf, flags, inputs, rows, live, t0, n, NBUF,
-                L, R, QS, TEACHER: tl.constexpr, BM: tl.constexpr, BR: tl.constexpr,
-                BS: tl.constexpr):
+                d, ring, embed, act, skipbuf, codebuf, flags, lb, inputs, rows, live, t0, n,
+                NBUF, n_frames, hop, L, R, H, QS, TEACHER: tl.constexpr, LOCAL: tl.constexpr,
+                BM: tl.constexpr, BR: tl.constexpr, BH: tl.constexpr, BS: tl.constexpr):
     """Step ``i`` of residual layer ``p``: wait for x_p[t], publish x_{p+1}[t] and the skip."""
     r = tl.arange(0, BR)
     s = tl.arange(0, BS)
     rmask = live[:, None] & (r[None, :] < R)
     buf = i % NBUF
+    if LOCAL:  # the step's frame, loaded before the wait: off the hand-off's critical path
+        fa, fb = local_bias(lb, rows, live, t0 + i, hop, n_frames, p, L, H, tl.arange(0, BH))
+        g_a = g_a + fa
+        g_b = g_b + fb
     if p == 0:
         if TEACHER:
             codes = tl.load(inputs + rows * n + i, mask=live, other=0)
@@ -160,17 +167,18 @@ def _head_step(i, sb, o1, o1b, o2, o2b, skipbuf, codebuf, flags, scratch, logits
 
 
 @triton.jit
-def wavenet_persistent(embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil, qoff, queue,
+def wavenet_persistent(embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil, qoff, queue, lb,
                        act, skipbuf, codebuf, flags, scratch, inputs, logits_out, uniforms,
-                       codes_out, t0, n, n_rows, n_sampled, NBUF, temperature, top_p,
-                       guidance, L, R, H, S, A, QS,
+                       codes_out, t0, n, n_rows, n_sampled, NBUF, n_frames, hop, temperature,
+                       top_p, guidance, L, R, H, S, A, QS,
                        TEACHER: tl.constexpr, GUIDED: tl.constexpr, TOP_P: tl.constexpr,
-                       SERIAL: tl.constexpr, BM: tl.constexpr, BR: tl.constexpr,
-                       BH: tl.constexpr, BS: tl.constexpr, BA: tl.constexpr):
+                       LOCAL: tl.constexpr, SERIAL: tl.constexpr, BM: tl.constexpr,
+                       BR: tl.constexpr, BH: tl.constexpr, BS: tl.constexpr, BA: tl.constexpr):
     """Grid (L + 1,): programs 0..L-1 are the layers, program L the head. ``n`` steps of the
     engine's ``n_rows`` (<= BM) rows, starting at time ``t0``; teacher mode reads inputs
     (n_rows, n) and writes logits_out (n_rows, A, n); sampling draws codes_out (n_sampled, n)
-    with uniforms (n_sampled, n).
+    with uniforms (n_sampled, n). With LOCAL, step ``t0 + i`` adds frame ``(t0 + i) // hop``
+    of the (n_rows, n_frames, L, 2H) table lb.
 
     SERIAL (grid (1,)): one program plays every role in dependency order, step by step, with
     the same step code, buffers and counters: the schedule the CPU interpreter can run for
@@ -185,8 +193,8 @@ def wavenet_persistent(embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil, qof
                  ring) = _layer_weights(layer, wd, gb, ws, wr, rb, dil, qoff, queue, rows, live,
                                         L, R, H, S, BR, BH, BS)
                 _layer_step(layer, i, wpa, wpb, wna, wnb, wsk, wre, bre, ga, gbb, d, ring,
-                            embed, act, skipbuf, codebuf, flags, inputs, rows, live, t0, n,
-                            NBUF, L, R, QS, TEACHER, BM, BR, BS)
+                            embed, act, skipbuf, codebuf, flags, lb, inputs, rows, live, t0, n,
+                            NBUF, n_frames, hop, L, R, H, QS, TEACHER, LOCAL, BM, BR, BH, BS)
             _head_step(i, sb, o1, o1b, o2, o2b, skipbuf, codebuf, flags, scratch, logits_out,
                        uniforms, codes_out, rows, live, n, n_sampled, NBUF, temperature,
                        top_p, guidance, L, S, A, TEACHER, GUIDED, TOP_P, BM, BS, BA)
@@ -197,8 +205,8 @@ def wavenet_persistent(embed, wd, gb, ws, wr, rb, sb, o1, o1b, o2, o2b, dil, qof
                                 S, BR, BH, BS)
         for i in range(n):
             _layer_step(p, i, wpa, wpb, wna, wnb, wsk, wre, bre, ga, gbb, d, ring, embed, act,
-                        skipbuf, codebuf, flags, inputs, rows, live, t0, n, NBUF, L, R, QS,
-                        TEACHER, BM, BR, BS)
+                        skipbuf, codebuf, flags, lb, inputs, rows, live, t0, n, NBUF, n_frames,
+                        hop, L, R, H, QS, TEACHER, LOCAL, BM, BR, BH, BS)
     else:
         for i in range(n):
             _head_step(i, sb, o1, o1b, o2, o2b, skipbuf, codebuf, flags, scratch, logits_out,
