@@ -124,6 +124,14 @@ def _synth(a: argparse.Namespace) -> None:
         print(p)
 
 
+def _resynth(a: argparse.Namespace) -> None:
+    from wavegen.resynth import resynthesize
+
+    print(resynthesize(a.input, a.out, genre=a.genre, model=a.model, seed=a.seed,
+                       temperature=a.temperature, top_p=a.top_p, guidance=a.guidance,
+                       engine=a.engine, device=a.device, threads=a.threads))
+
+
 def _live(a: argparse.Namespace) -> None:
     from wavegen.live import start_live
     from wavegen.live.server import serve_forever
@@ -286,6 +294,28 @@ def build_parser() -> argparse.ArgumentParser:
     number(sp, "--threads", int, 1, 1024, default=None,
            help="cores the cpu engine uses (default: all); its samples depend on the count, "
                 "so a live take renders again with the take's count")
+
+    sp = add("resynth", _resynth, "Copy synthesis: extract a clip's units with a renderer's "
+             "tokenizer and render them (any input rate and channel count).")
+    sp.add_argument("input", help="audio file to re-synthesize")
+    sp.add_argument("--out", required=True, type=output_file,
+                    help="output file; its suffix picks the format (.wav, .flac, .ogg, .mp3)")
+    sp.add_argument("--genre", default=None,
+                    help="genre (or mix) to render with (default: none, the plan alone; needs "
+                         "a model trained with cond_dropout)")
+    sp.add_argument("--model", default=None,
+                    help="renderer model file or checkpoint (default: the packaged model)")
+    seed(sp, default=None, help="random seed for reproducible output")
+    number(sp, "--temperature", float, 0.0, 10.0, lo_open=True, default=None,
+           help="softmax temperature (default: the model's, else 1)")
+    number(sp, "--top-p", float, 0.0, 1.0, lo_open=True, default=None,
+           help="nucleus sampling mass (default: the model's, else 1)")
+    number(sp, "--guidance", float, 0.0, MAX_GUIDANCE, default=None,
+           help="classifier-free guidance on the genre (default: the model's, else 1)")
+    sp.add_argument("--engine", default="auto", help="generation engine, as for synth")
+    sp.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    number(sp, "--threads", int, 1, 1024, default=None,
+           help="cores the cpu engine uses (default: all)")
 
     sp = add("live", _live, "Play a model in the browser and steer it while it sounds: genre "
              "mix, temperature, top-p, guidance; record a take as WAV + automation file.")

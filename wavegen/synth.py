@@ -32,7 +32,7 @@ from wavegen.models.conditioning import (
     parse_trajectory,
     trajectory_value,
 )
-from wavegen.models.io import load_model
+from wavegen.models.io import load_model, require_label_only
 from wavegen.outputs import atomic_output, check_output_dir, write_failure
 from wavegen.progress import progress
 
@@ -212,6 +212,8 @@ def synthesize(
     resolve_device(device)
     check_sampling(temperature, top_p, guidance)  # the flags given (None: the model's)
     net, info = load_model(model)
+    require_label_only(info, "the packaged model" if model is None else f"model file {model}",
+                       "wavegen synth")
     defaults = info.synth_defaults
     temperature = defaults.get("temperature", 1.0) if temperature is None else temperature
     top_p = defaults.get("top_p", 1.0) if top_p is None else top_p

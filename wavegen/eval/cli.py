@@ -36,6 +36,16 @@ def _eval(a: argparse.Namespace) -> None:
     print(json.dumps(summary))
 
 
+def _eval_resynth(a: argparse.Namespace) -> None:
+    from wavegen.eval.copy_synthesis import copy_synthesis
+
+    result = copy_synthesis(a.ref, a.model, a.classifier, a.out, seconds=a.seconds,
+                            start=a.start, seeds=tuple(a.seeds), guidance=a.guidance,
+                            temperature=a.temperature, top_p=a.top_p, label_only=a.label_only,
+                            engine=a.engine, threads=a.threads)
+    print(json.dumps({k: v["value"] for k, v in result["bars"].items()}))
+
+
 def _report(a: argparse.Namespace) -> None:
     from wavegen.eval.report import write_report
 
@@ -96,6 +106,31 @@ def add_eval_parsers(sub) -> None:
     number(ep, "--copy-threshold", float, 0.0, 1.0, lo_open=True, default=None,
            help="flag clips whose max 1 s cross-correlation with the training audio exceeds "
                 "this (default: max(0.8, what held-out real clips reach))")
+
+    h = ("Copy synthesis of real clips through their plans: re-synthesize every clip of REF "
+         "with a renderer (its own units, its genre) per seed and score it: conditional "
+         "accuracy, FD, tempo and onset rate against each source, NLL with its own units vs "
+         "another clip's vs a label-only model; writes OUT/copy_synthesis.json.")
+    rs = sub.add_parser("eval-resynth", help=h, description=h)
+    rs.set_defaults(func=_eval_resynth)
+    rs.add_argument("--ref", required=True, help="real clips: a data dir (data/test) or a dump")
+    rs.add_argument("--model", required=True, help="renderer model file or checkpoint")
+    rs.add_argument("--classifier", required=True, help="classifier file")
+    rs.add_argument("--out", required=True, type=output_dir, help="output folder")
+    number(rs, "--seconds", float, 0.5, 600.0, default=8.0, help="seconds of each clip")
+    number(rs, "--start", float, 0.0, 3600.0, default=0.0, help="where the excerpt starts (s)")
+    number(rs, "--seeds", int, 0, 2**32 - 1, nargs="+", default=[1, 2, 3],
+           help="synthesis seeds (one batch each)")
+    number(rs, "--guidance", float, 0.0, 20.0, default=None,
+           help="classifier-free guidance on the genre (default: the model's)")
+    number(rs, "--temperature", float, 0.0, 10.0, lo_open=True, default=None,
+           help="softmax temperature (default: the model's)")
+    number(rs, "--top-p", float, 0.0, 1.0, lo_open=True, default=None,
+           help="nucleus sampling mass (default: the model's)")
+    rs.add_argument("--label-only", default=None,
+                    help="label-only model of the NLL comparison (default: the packaged model)")
+    rs.add_argument("--engine", default="auto", help="generation engine, as for synth")
+    number(rs, "--threads", int, 1, 1024, default=None, help="cores of the cpu engine")
 
     h = "Plot training and validation bits/sample and the learning rate of EXP to a PNG."
     pp = sub.add_parser("plot-training", help=h, description=h)

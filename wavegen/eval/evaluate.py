@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wavegen.audio import mu_law_encode, read_audio, resample
+from wavegen.audio import mu_law_encode, read_audio, resample, silence_code
 from wavegen.clipnames import parse_clip_name
 from wavegen.data.dump import LABEL_FILES, DumpStore
 from wavegen.data.kaldi import read_table, read_vocab
@@ -35,6 +35,7 @@ from wavegen.eval.metrics import (
     inception_score,
 )
 from wavegen.models.io import load_model
+from wavegen.models.wavenet import WaveNet
 from wavegen.outputs import check_output_dir, write_text
 from wavegen.progress import progress
 
@@ -114,6 +115,26 @@ def nll_bits_per_sample(model: torch.nn.Module, n_classes: int, clips: list[np.n
         total += F.cross_entropy(logits, codes[:, 1:], reduction="sum").item()
         count += codes.shape[1] - 1
     return total / max(1, count) / math.log(2.0)
+
+
+@torch.no_grad()
+def plan_nll(net: WaveNet, clip: np.ndarray, cond: torch.Tensor,
+             units: torch.Tensor | None) -> float:
+    """Teacher-forced NLL (bits/sample) of a clip (N,) from silence under ``net``.
+
+    Args:
+        cond: (C,) the global label.
+        units: (F,) long, the plan (for a renderer), or None (a label-only model).
+    """
+    n_classes = net.cfg.n_classes
+    x = torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32))
+    codes = mu_law_encode(x, n_classes)  # (N,)
+    # Step t is fed sample t - 1 (silence at t = 0) and predicts sample t, as in generation.
+    silence = torch.tensor([silence_code(n_classes)])
+    inputs = torch.cat([silence, codes[:-1]])[None]  # (1, N)
+    extra = {} if units is None else {"units": units[None]}
+    logits = net(inputs, cond[None], **extra)  # (1, A, N)
+    return float(F.cross_entropy(logits, codes[None])) / math.log(2.0)
 
 
 def _split_halves(emb: np.ndarray, classes: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
@@ -242,8 +263,19 @@ def evaluate(
         model_clips = [resample(c, rate, info.sample_rate) for c in real]
         # As in training: one-hot genres, unnormalized multi-hot tags.
         conds = torch.from_numpy(real_targets)
-        result["nll_bits_per_sample"] = nll_bits_per_sample(
-            net, info.config.n_classes, model_clips, conds, nll_seconds, info.sample_rate)
+        if info.config.n_units > 0:  # a renderer: each clip with its own plan
+            from wavegen.resynth import plan_of_audio, renderer_tokenizer
+
+            tok = renderer_tokenizer(info, f"model file {model}")
+            n = int(nll_seconds * info.sample_rate)
+            # Weighted by length, as nll_bits_per_sample weighs its clips.
+            result["nll_bits_per_sample"] = float(np.average([
+                plan_nll(net, c[:n], cond, plan_of_audio(c[:n], tok, f"clip {u} of {ref}"))
+                for c, cond, u in zip(model_clips, conds, utts, strict=True)],
+                weights=[min(n, c.size) for c in model_clips]))
+        else:
+            result["nll_bits_per_sample"] = nll_bits_per_sample(
+                net, info.config.n_classes, model_clips, conds, nll_seconds, info.sample_rate)
         result["model"] = str(model)
         result["nll_seconds_per_clip"] = nll_seconds
     out = check_output_dir(out)

@@ -16,7 +16,7 @@ from wavegen.errors import WavegenError
 from wavegen.live.controls import initial_controls
 from wavegen.live.player import LivePlayer, ModelInfo
 from wavegen.live.server import LiveServer
-from wavegen.models.io import load_model
+from wavegen.models.io import load_model, require_label_only
 
 MAX_LEAD = 2.0  # seconds
 
@@ -43,6 +43,8 @@ def start_live(model: str | os.PathLike[str] | None = None, host: str = "127.0.0
         raise WavegenError(f"--threads must be a whole number >= 1, got {threads}")
     dev = resolve_device(device)
     net, info = load_model(model)
+    require_label_only(info, "the packaged model" if model is None else f"model file {model}",
+                       "wavegen live")
     weights = net.export_weights()
     resolve_engine(engine, dev, weights)
     defaults = dict(info.synth_defaults)

@@ -165,3 +165,16 @@ def load_model(path: str | os.PathLike[str] | None = None) -> tuple[WaveNet, Mod
     if obj.get("format") not in (MODEL_FORMAT, "wavegen-checkpoint"):
         raise WavegenError(f"model file {path} is not a wavegen model or checkpoint")
     return model_from_payload(obj, f"model file {path}")
+
+
+def require_label_only(info: ModelInfo, where: str, command: str) -> None:
+    """Refuse a renderer (a model with local conditioning) where only the global label is
+    given: without a plan it would render from an all-zero plan it never heard.
+
+    Raises:
+        WavegenError: ``info`` is a renderer; the message names what renders a plan.
+    """
+    if info.config.n_units > 0:
+        raise WavegenError(f"{where} is a renderer: it renders a plan of units, which {command} "
+                           "does not have; render a clip's plan with wavegen resynth IN.wav "
+                           "--model MODEL --out OUT.wav")
