@@ -1,7 +1,7 @@
 """The ``graph`` engine: device-side state that a CUDA graph can capture.
 
 Off CUDA it runs eagerly (the exactness tests in test_exactness.py, test_guidance.py and
-test_local.py cover it as a registered engine); here: the block/remainder split, the state
+test_local_engines.py cover it as a registered engine); here: the block/remainder split, the state
 across calls, the plan's buffer across replacements, and, on a CUDA machine only, captured
 replay against eager execution.
 """
