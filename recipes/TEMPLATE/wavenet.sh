@@ -2,6 +2,9 @@
 # The stages every corpus shares, after its own stages 0 (corpus) and 1 (data dirs):
 #   2 dump, 3 evaluation classifier, 4 units (tokenizer and unit tables), 5 train,
 #   6 synthesize, 7 evaluate, 8 listening test and report.
+# A model trained with local conditioning (a renderer: model.n_units > 0 in its config) has
+# no clips of its own to make from a label alone: stage 6 re-synthesizes the test clips from
+# their plans and scores them (copy synthesis), stages 7 and 8 take those clips.
 # Each egs/<corpus>/v1/run.sh runs its stages 0-1, then calls this script (linked there as
 # ./wavenet.sh) with its options; it can also be run on its own from a recipe folder:
 #
@@ -28,14 +31,15 @@ classifier_steps=600        # evaluation classifier training steps (stage 3)
 n_units=256                 # stage 4: units of the tokenizer (k-means clusters, 64-1024)
 unit_hop=160                # stage 4: samples per unit frame (rate / hop: 25-100 frames/s)
 synth_duration=4.5          # seconds per synthesized clip (receptive field + 3 s)
-synth_count=1               # clips per genre (or per tag set)
+synth_count=1               # clips per genre (or per tag set); a renderer: one per test clip
 synth_seed=0
+resynth_label_only=         # a renderer: one-level model of stage 6's NLL comparison (empty: packaged)
 synth_tags=                 # tag-conditioned corpora: ";"-separated tag sets of stage 6
 copy_check=false            # stage 7: compare every generated clip with the training audio
 eval_packaged=false         # stage 7 also scores the packaged default model, for comparison
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--data D] [--dump D] [--exp E] [...]
-Stages: 2 dump, 3 evaluation classifier, 4 units, 5 train, 6 synthesize, 7 evaluate,
-        8 listening test and report."
+Stages: 2 dump, 3 evaluation classifier, 4 units, 5 train, 6 synthesize (a renderer:
+        copy synthesis of the test clips), 7 evaluate, 8 listening test and report."
 . utils/parse_options.sh
 rerun_from=$stage stage=${stage:-2}   # an explicit --stage N re-runs N and later stages
 check_stages "$stage" "$stop_stage"
@@ -83,29 +87,56 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   fi
 fi
 
+# Stages 6-8 ask the trained model whether it renders a plan (wavegen's own model loader).
+renderer=false
+if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 6 ]; then
+  renderer=$(python -c 'import sys
+from wavegen.errors import WavegenError
+from wavegen.models.io import load_model
+try:
+    print(str(load_model(sys.argv[1])[1].config.n_units > 0).lower())
+except WavegenError as err:
+    sys.exit(f"stages 6-8 need the trained model: {err} (stage 5 writes it)")' "$exp/model.pt")
+fi
+# What stage 6 writes and stages 7-8 score: a renderer's copy syntheses of the test clips
+# (and the excerpts they were made from), or a one-level model's clips per genre.
+if [ "$renderer" = true ]; then
+  synth_dir=$exp/resynth gen=$exp/resynth/seed$synth_seed/gen listen_ref=$exp/resynth/ref
+else
+  synth_dir=$exp/synth gen=$exp/synth listen_ref=$data/test
+fi
+
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
-  out=$exp/synth
-  if stage_done "$out/.done" 6; then log "stage 6: $out exists, skipping"; else
-    if [ -n "$synth_tags" ]; then
-      log "stage 6: $synth_count clip(s) of ${synth_duration}s per tag set of '$synth_tags' -> $out"
+  if stage_done "$synth_dir/.done" 6; then log "stage 6: $synth_dir exists, skipping"; else
+    if [ "$renderer" = true ]; then
+      log "stage 6: copy synthesis: every clip of $data/test (${synth_duration}s) from its own" \
+        "plan, seed $synth_seed, scored -> $synth_dir/copy_synthesis.json"
+      log "stage 6: $(steps/resynth.sh --cmd "$cpu_cmd" --seconds "$synth_duration" \
+        --seeds "$synth_seed" --label-only "$resynth_label_only" "$exp/model.pt" \
+        "$data/test" "$classifier" "$synth_dir")"
     else
-      log "stage 6: $synth_count clip(s) of ${synth_duration}s per genre -> $out"
+      if [ -n "$synth_tags" ]; then
+        log "stage 6: $synth_count clip(s) of ${synth_duration}s per tag set of '$synth_tags'" \
+          "-> $synth_dir"
+      else
+        log "stage 6: $synth_count clip(s) of ${synth_duration}s per genre -> $synth_dir"
+      fi
+      steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
+        --count "$synth_count" --tags "$synth_tags" "$exp/model.pt" "$synth_dir"
     fi
-    steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
-      --count "$synth_count" --tags "$synth_tags" "$exp/model.pt" "$out"
-    mark_done "$out/.done"
+    mark_done "$synth_dir/.done"
   fi
-  log "synthesized WAVs: $(realpath "$out")"
+  log "synthesized WAVs: $(realpath "$gen")"
 fi
 
 train_ref=()
 [ "$copy_check" = true ] && train_ref=(--train "$data/train")
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   name=$(basename "$exp")
-  scored=$exp/synth
+  scored=$gen
   if stage_done "$exp/eval/$name/.done" 7; then log "stage 7: $exp/eval/$name exists, skipping"
   else
-    if [ -n "$synth_tags" ]; then
+    if [ -n "$synth_tags" ] && [ "$renderer" = false ]; then
       # One clip per tag alone (<tag>_<k>.wav), the form the conditional accuracy is defined on.
       scored=$exp/synth_single
       steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
@@ -138,8 +169,8 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   else
     listen=$exp/listen
     if stage_done "$listen/.done" 8; then log "stage 8: $listen exists, skipping"; else
-      log "stage 8: MUSHRA test of $exp/synth against the test clips $data/test -> $listen"
-      wavegen listen build --type mushra --systems wavenet="$exp/synth" --ref "$data/test" \
+      log "stage 8: MUSHRA test of $gen against the clips $listen_ref -> $listen"
+      wavegen listen build --type mushra --systems wavenet="$gen" --ref "$listen_ref" \
         --out "$listen" --seed 0
       mark_done "$listen/.done"
     fi

@@ -9,6 +9,7 @@ import soundfile as sf
 import yaml
 
 from wavegen.data.dump import DumpStore
+from wavegen.models.io import load_model
 from wavegen.units.store import UnitStore
 from wavegen.units.tokenizer import Tokenizer
 
@@ -125,3 +126,32 @@ def test_stage_0_writes_either_corpus_and_refuses_another(tmp_path):
         assert len(list((tmp_path / corpus / "db" / "genres").glob("*/*.wav"))) == 30
     bad = run_recipe(tmp_path / "bad", "--corpus", "midi", "--stop-stage", "0")
     assert bad.returncode == 2 and "--corpus must be rendered or procedural" in bad.stderr
+
+
+def test_a_renderer_is_scored_by_copy_synthesis(tmp_path):
+    """conf/train_renderer_debug.yaml trains a tiny renderer on stage 4's units; stage 6
+    re-synthesizes the test clips from their plans, stages 7 and 8 take those clips."""
+    run = run_recipe(tmp_path, "--train-config", "conf/train_renderer_debug.yaml",
+                     "--synth-duration", "0.5", "--classifier-steps", "5")
+    assert run.returncode == 0, run.stderr
+    exp, dump = tmp_path / "exp", tmp_path / "dump"
+    _, info = load_model(exp / "model.pt")
+    assert (info.config.n_units, info.config.unit_hop) == (64, 160)
+    assert info.tokenizer["identity"] == Tokenizer.load(dump / "tokenizer.pt").identity()
+    assert "stage 6: copy synthesis: every clip of" in run.stderr
+    copy = json.loads((exp / "resynth" / "copy_synthesis.json").read_text())
+    assert [s["seed"] for s in copy["seeds"]] == [0] and copy["seconds"] == 0.5
+    assert len(copy["bars"]) == 6 and len(copy["utts"]) == 10
+    gen = exp / "resynth" / "seed0" / "gen"
+    wavs = sorted(gen.glob("*.wav"))
+    assert len(wavs) == 10 and all(sf.info(str(w)).frames == 4000 for w in wavs)
+    assert f"synthesized WAVs: {gen.resolve()}" in run.stderr
+    assert not (exp / "synth").exists()
+    scored = json.loads((exp / "eval" / "exp" / "eval.json").read_text())
+    assert scored["generated"]["dir"] == str(gen) and scored["generated"]["n"] == 10
+    assert 0 < scored["nll_bits_per_sample"] < 10 and "copies" in scored
+    packaged = json.loads((exp / "eval" / "packaged" / "eval.json").read_text())
+    assert packaged["generated"]["n"] == 10
+    manifest = json.loads((exp / "listen" / "manifest.json").read_text())
+    assert manifest["reference"] == str(exp / "resynth" / "ref")
+    assert (exp / "report" / "index.html").is_file()

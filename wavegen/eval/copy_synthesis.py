@@ -36,6 +36,7 @@ import torch
 from wavegen.audio import read_audio, resample, write_wav
 from wavegen.clipnames import clip_filename
 from wavegen.data.kaldi import write_data_dir, write_vocab
+from wavegen.engine import resolve_engine
 from wavegen.errors import WavegenError
 from wavegen.eval.attacks import rhythm_stats
 from wavegen.eval.classifier import load_classifier
@@ -100,6 +101,7 @@ def copy_synthesis(
         raise WavegenError(f"{where} is conditioned on tags; copy synthesis is scored per "
                            "genre: give a genre-conditioned renderer")
     settings = sampling_settings(info, where, temperature, top_p, guidance)
+    resolve_engine(engine)
     clf_vocab = load_classifier(classifier)[0].vocab
     if clf_vocab != info.vocab:
         raise WavegenError(f"classifier {classifier} has labels {clf_vocab[:4]}..., the model "

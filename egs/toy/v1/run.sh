@@ -5,6 +5,8 @@
 #
 #   ./run.sh                          # everything
 #   ./run.sh --stage 5 --stop-stage 6 # train on (resume, e.g. with a larger --max-steps), resynthesize
+#   ./run.sh --train-config conf/train_renderer.yaml --exp exp/renderer
+#                                     # a renderer on stage 4's units: stage 6 is copy synthesis
 # Finished stages leave .done markers and a plain re-run skips them; an explicit --stage N
 # runs stage N and the later ones again (Kaldi's convention), re-using their outputs where
 # that is safe (training resumes from its last checkpoint: give a new --exp to train afresh).
