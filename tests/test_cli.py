@@ -14,8 +14,8 @@ from wavegen.models.io import default_model_path, load_model
 
 COMMANDS = ["toy-corpus", "render-corpus", "download", "prepare", "prepare-mtat", "split-data",
             "check-audio", "merge-data", "merge-dump", "validate-data-dir", "dump", "train",
-            "synth", "live", "bench", "classifier", "eval", "report", "plot-training", "listen",
-            "units"]
+            "synth", "resynth", "live", "bench", "classifier", "eval", "eval-resynth", "report",
+            "plot-training", "listen", "units"]
 
 
 def test_every_command_has_help(capsys):

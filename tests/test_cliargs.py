@@ -25,12 +25,16 @@ REQUIRED = {
     "split-data": ["data", "2"], "check-audio": ["data"], "merge-data": ["data", "2"],
     "merge-dump": ["OUTDIR", "part"], "validate-data-dir": ["data"], "dump": ["data", "OUTDIR"],
     "train": ["--config", "c.yaml", "--data-dir", "d", "--exp-dir", "OUTDIR"],
-    "synth": ["--genre", "rock"], "live": [], "bench": [],
+    "synth": ["--genre", "rock"], "resynth": ["in.wav", "--out", "OUTFILE"],
+    "live": [], "bench": [],
     "classifier train": ["--dump-dir", "d", "--out", "OUTFILE"],
     "eval": ["--gen", "g", "--ref", "r", "--classifier", "c", "--out", "OUTDIR"],
+    "eval-resynth": ["--ref", "r", "--model", "m", "--classifier", "c", "--out", "OUTDIR"],
     "report": ["exp"], "plot-training": ["exp"],
     "listen build": ["--type", "mos", "--systems", "a=b", "--out", "OUTDIR"],
     "listen serve": ["test"], "listen report": ["test"],
+    "units fit": ["dump", "--out", "OUTFILE"], "units extract": ["dump", "--tokenizer", "t"],
+    "units clip": ["in.wav", "--tokenizer", "t", "--out", "OUTFILE"],
 }
 
 

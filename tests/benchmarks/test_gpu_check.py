@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,16 @@ def test_without_cuda_the_check_runs_its_plumbing_and_says_what_it_skipped(
     assert parts["exactness"]["status"] == "skipped"
     assert all(parts[n]["status"] == "skipped" and "no CUDA" in parts[n]["reason"]
                for n in ("bench", "train_step"))
+    # The local-conditioning line: the plan's CUDA tests, all skipped here, and no speed
+    # ratios (the bench did not run). Counted from the JUnit file itself.
+    names = [c.get("name") for c in ET.parse(out / "exactness.xml").getroot().iter("testcase")]
+    local = [n for n in names if "plan" in n or "set_local" in n]
+    forward = "test_teacher_forced_logits_on_cuda_equal_the_parallel_forward[4-with-a-plan-"
+    assert {"test_cuda_engines_follow_set_local_mid_run",
+            "test_cuda_engines_sample_with_a_plan_what_the_cpu_reference_samples",
+            f"{forward}small]", f"{forward}bench]"} <= set(local)
+    lines = summary.splitlines()
+    assert lines[-2] == f"local conditioning: exactness 0 passed, 0 failed, {len(local)} skipped"
 
 
 def test_every_part_command_starts(tmp_path: Path) -> None:

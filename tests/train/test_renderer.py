@@ -1,5 +1,6 @@
 """Training a renderer (local conditioning on unit tables): a few steps, saving, an exact
-resume, the model file's tokenizer, rendering through ``local_bias``, and the data it needs."""
+resume, the model file's tokenizer, rendering through ``local_bias``, starting from a
+label-only model, and the data it needs."""
 
 import math
 import shutil
@@ -7,14 +8,15 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tiny_config import write_config
+from tiny_config import TINY, write_config
 
 from wavegen.audio import mu_law_encode, silence_code
 from wavegen.config import load_config
 from wavegen.data.dump import DumpStore
 from wavegen.engine.reference import ReferenceEngine
 from wavegen.errors import WavegenError
-from wavegen.models.io import load_model
+from wavegen.models.io import load_model, save_model
+from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.train.checkpoint import list_checkpoints
 from wavegen.train.state import init_state
 from wavegen.train.trainer import next_batch, train, train_step, validate_gap
@@ -128,6 +130,69 @@ def test_a_plain_config_ignores_the_unit_tables(renderer_root, tmp_path):
                        tmp_path / "exp")
     assert state.cfg.model.n_units == 0 and state.tokenizer is None
     assert len(next_batch(state)) == 2
+
+
+def _model_file(path, root, **arch):
+    """A tiny model file (seed 11) on the labels of ``root``: label-only unless ``arch`` sets
+    n_units (a renderer then carries the dumps' tokenizer)."""
+    vocab = DumpStore(root / "train").vocab
+    torch.manual_seed(11)
+    net = WaveNet(WaveNetConfig(**{**TINY["model"], "n_cond": len(vocab), **arch}))
+    save_model(path, net, 8000, vocab, "utt2genre",
+               tokenizer=tokenizer() if net.cfg.n_units else None)
+    return net
+
+
+def _init_from(path, overrides=None):
+    return {"init_from": str(path), "ema_decay": 0.99, **(overrides or {})}
+
+
+def test_a_label_only_model_starts_a_renderer_of_the_same_network(renderer_root, tmp_path):
+    """The file gives every weight but the frame network's, which is the run's own fresh one
+    (the same as a seeded new renderer's); the result trains and saves as a renderer."""
+    saved = _model_file(tmp_path / "plain.pt", renderer_root).state_dict()
+    assert not any(k.startswith("frame_net.") for k in saved)
+    conf = write_config(tmp_path / "c.yaml", {**RENDERER,
+                                              "train": _init_from(tmp_path / "plain.pt")})
+    state = init_state(load_config(conf), renderer_root, tmp_path / "exp")
+    torch.manual_seed(state.cfg.train.seed)
+    fresh = WaveNet(state.cfg.model).state_dict()
+    frame = {k for k in fresh if k.startswith("frame_net.")}
+    assert frame and set(fresh) == set(saved) | frame
+    # Seeds 11 and 0 differ: each comparison below can tell the two sources apart.
+    assert all(not torch.equal(fresh[k], saved[k]) for k in saved if saved[k].numel() > 1)
+    for model in (state.acc.unwrap_model(state.model), state.ema.model):
+        got = model.state_dict()
+        assert set(got) == set(fresh)
+        for name, tensor in got.items():
+            assert torch.equal(tensor, fresh[name] if name in frame else saved[name]), name
+    assert state.step == 0 and state.tokenizer["identity"] == tokenizer()["identity"]
+    assert train_step(state, next_batch(state)) is not None
+
+    metrics = train(conf, renderer_root, tmp_path / "run", max_steps=2)
+    assert metrics["step"] == 2 and math.isfinite(metrics["valid_bits"])
+    _, info = load_model(tmp_path / "run" / "model.pt")
+    assert (info.config.n_units, info.config.unit_hop) == (K, HOP)
+    assert info.tokenizer["identity"] == tokenizer()["identity"]
+
+
+@pytest.mark.parametrize("file_arch, run, message", [
+    # A renderer into a label-only run: its frame network would have nowhere to go.
+    ({"n_units": K, "unit_hop": HOP, "unit_channels": 6, "unit_layers": 1}, {},
+     r"is another network \(n_units 8 there, 0 here; unit_hop 80 there, 160 here"),
+    # A label-only model of another network into a renderer.
+    ({"residual_channels": 6}, RENDERER["model"],
+     r"is another network \(residual_channels 6 there, 8 here\): set model\.\* in the "
+     r"config"),
+])
+def test_init_from_across_the_plan_needs_the_same_network(renderer_root, tmp_path, file_arch,
+                                                          run, message):
+    path = tmp_path / "m.pt"
+    _model_file(path, renderer_root, **file_arch)
+    conf = write_config(tmp_path / "c.yaml", {"model": run, "train": _init_from(path)})
+    with pytest.raises(WavegenError, match=message):
+        init_state(load_config(conf), renderer_root, tmp_path / "exp")
+    assert not (tmp_path / "exp" / "checkpoints").exists()
 
 
 def _broken(renderer_root, tmp_path, how):

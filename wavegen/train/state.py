@@ -200,7 +200,13 @@ def _start_from(model: WaveNet, ema: EMA | None, path: Path, model_cfg: WaveNetC
     """
     net, info = load_model(path)
     where = f"train.init_from {path}"
-    diff = _architecture_diff(dataclasses.asdict(info.config), model_cfg, "here")
+    # A label-only model may start a renderer of the same network: the frame network that
+    # adds the plan starts fresh (its projection small), the rest from the file.
+    grow = info.config.n_units == 0 and model_cfg.n_units > 0
+    saved = dataclasses.asdict(info.config)
+    if grow:
+        saved.update({k: getattr(model_cfg, k) for k in ("n_units", *LOCAL_ARCHITECTURE)})
+    diff = _architecture_diff(saved, model_cfg, "here")
     if diff:
         raise WavegenError(f"{where} is another network ({'; '.join(diff)}): set model.* in "
                            "the config to that file's architecture, or drop init_from")
@@ -210,10 +216,15 @@ def _start_from(model: WaveNet, ema: EMA | None, path: Path, model_cfg: WaveNetC
                            f"({label_kind}): start from a model of the same labels, or drop "
                            "init_from")
     _check_same_tokenizer(info.tokenizer, tokenizer, where, "drop init_from")
-    model.load_state_dict(net.state_dict())
+    state = net.state_dict()
+    if grow:  # the new run's own (fresh) frame network completes the file's weights
+        state = {**{k: v for k, v in model.state_dict().items() if k.startswith("frame_net.")},
+                 **state}
+    model.load_state_dict(state)
     if ema is not None:
-        ema.load_state_dict(net.state_dict())
-    log.info("starting from the weights of %s", path)
+        ema.load_state_dict(state)
+    log.info("starting from the weights of %s%s", path,
+             " (a label-only model: the frame network of the plan starts fresh)" if grow else "")
 
 
 def _open_stores(data_dir: Path, cfg: ExperimentConfig) -> tuple[DumpStore, DumpStore]:
