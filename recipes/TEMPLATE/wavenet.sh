@@ -58,11 +58,14 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
 fi
 
 classifier=$dump/classifier/classifier.pt   # one per corpus and rate: it lives beside the dump
+# A step's summary line is captured before it is logged (summary=$(step ...)): set -e stops
+# the run when such an assignment fails, but not when the step fails inside log's arguments.
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   if stage_done "$dump/classifier/.done" 3; then log "stage 3: $classifier exists, skipping"; else
     log "stage 3: evaluation classifier on $dump/train, tested on $dump/test -> $classifier"
-    log "stage 3: $(steps/train_classifier.sh --cmd "$cpu_cmd" --steps "$classifier_steps" \
-      "$dump" "$dump/classifier")"
+    summary=$(steps/train_classifier.sh --cmd "$cpu_cmd" --steps "$classifier_steps" "$dump" \
+      "$dump/classifier")
+    log "stage 3: $summary"
     mark_done "$dump/classifier/.done"
   fi
 fi
@@ -88,15 +91,22 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
 fi
 
 # Stages 6-8 ask the trained model whether it renders a plan (wavegen's own model loader).
+# Copy synthesis is scored per genre: a renderer conditioned on tags stops here, in one line.
 renderer=false
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 6 ]; then
   renderer=$(python -c 'import sys
 from wavegen.errors import WavegenError
 from wavegen.models.io import load_model
 try:
-    print(str(load_model(sys.argv[1])[1].config.n_units > 0).lower())
+    info = load_model(sys.argv[1])[1]
 except WavegenError as err:
-    sys.exit(f"stages 6-8 need the trained model: {err} (stage 5 writes it)")' "$exp/model.pt")
+    sys.exit(f"stages 6-8 need the trained model: {err} (stage 5 writes it)")
+if info.config.n_units > 0 and info.label_kind != "utt2genre":
+    sys.exit(f"stage 6: {sys.argv[1]} is a renderer conditioned on tags, and copy synthesis "
+             "(stages 6-8) is scored per genre; render a clip from its plan with wavegen resynth "
+             f"--model {sys.argv[1]} --genre TAG --out OUT.wav IN.wav, or train the renderer on "
+             "a genre corpus")
+print(str(info.config.n_units > 0).lower())' "$exp/model.pt")
 fi
 # What stage 6 writes and stages 7-8 score: a renderer's copy syntheses of the test clips
 # (and the excerpts they were made from), or a one-level model's clips per genre.
@@ -111,9 +121,10 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     if [ "$renderer" = true ]; then
       log "stage 6: copy synthesis: every clip of $data/test (${synth_duration}s) from its own" \
         "plan, seed $synth_seed, scored -> $synth_dir/copy_synthesis.json"
-      log "stage 6: $(steps/resynth.sh --cmd "$cpu_cmd" --seconds "$synth_duration" \
+      summary=$(steps/resynth.sh --cmd "$cpu_cmd" --seconds "$synth_duration" \
         --seeds "$synth_seed" --label-only "$resynth_label_only" "$exp/model.pt" \
-        "$data/test" "$classifier" "$synth_dir")"
+        "$data/test" "$classifier" "$synth_dir")
+      log "stage 6: $summary"
     else
       if [ -n "$synth_tags" ]; then
         log "stage 6: $synth_count clip(s) of ${synth_duration}s per tag set of '$synth_tags'" \
@@ -126,7 +137,8 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     fi
     mark_done "$synth_dir/.done"
   fi
-  log "synthesized WAVs: $(realpath "$gen")"
+  gen_path=$(realpath "$gen")
+  log "synthesized WAVs: $gen_path"
 fi
 
 train_ref=()
@@ -143,8 +155,9 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
         --genre all "$exp/model.pt" "$scored"
     fi
     log "stage 7: scoring $scored against $data/test -> $exp/eval/$name/eval.json"
-    log "stage 7: $(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" "${train_ref[@]}" \
-      "$scored" "$data/test" "$classifier" "$exp/eval/$name")"
+    summary=$(steps/eval.sh --cmd "$cpu_cmd" --model "$exp/model.pt" "${train_ref[@]}" \
+      "$scored" "$data/test" "$classifier" "$exp/eval/$name")
+    log "stage 7: $summary"
     mark_done "$exp/eval/$name/.done"
   fi
   if [ "$eval_packaged" = true ]; then
@@ -155,8 +168,9 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
 print(default_model_path())')
       steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
         --count "$synth_count" "$packaged" "$exp/packaged_synth"
-      log "stage 7: $(steps/eval.sh --cmd "$cpu_cmd" "${train_ref[@]}" \
-        "$exp/packaged_synth" "$data/test" "$classifier" "$exp/eval/packaged")"
+      summary=$(steps/eval.sh --cmd "$cpu_cmd" "${train_ref[@]}" "$exp/packaged_synth" \
+        "$data/test" "$classifier" "$exp/eval/packaged")
+      log "stage 7: $summary"
       mark_done "$exp/eval/packaged/.done"
     fi
   fi
@@ -178,5 +192,7 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
     log "listening test: wavegen listen serve $(realpath "$listen") (http://127.0.0.1:8000/)," \
       "then wavegen listen report $(realpath "$listen")"
   fi
-  log "stage 8: report -> $(realpath "$(wavegen report "$exp")")"
+  report=$(wavegen report "$exp")
+  report=$(realpath "$report")
+  log "stage 8: report -> $report"
 fi

@@ -2,7 +2,8 @@
 
 Stage 0 downloads archives of the stand-in corpora from an HTTP server on 127.0.0.1 (the recipe's
 ``--mirror``, with ``--checksums`` for these builds); stages 1 and 2 run with ``--nj 2``; stage 4
-(units) runs on the dumps of stage 2.
+(units) runs on the dumps of stage 2. A renderer trained on the MagnaTagATune stand-in runs
+stages 1-6: copy synthesis, scored per genre, stops with one line for a tag corpus.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from wavegen.data.dump import DumpStore
 from wavegen.data.gtzan import filtered_split
 from wavegen.data.kaldi import read_table, read_vocab, validate_data_dir
 from wavegen.data.mtat import standard_tags
+from wavegen.models.io import load_model
 from wavegen.units.store import UnitStore
 from wavegen.units.tokenizer import Tokenizer
 
@@ -173,6 +175,34 @@ def test_mtat_stages_0_to_2_and_units(served: tuple[Path, str], tmp_path: Path) 
     assert_units_stage("mtat", tmp_path)
 
 
+@pytest.mark.skipif("MP3" not in sf.available_formats(),
+                    reason="this libsndfile cannot write MP3, needed for the MTAT fixture")
+def test_mtat_renderer_stops_at_copy_synthesis(tmp_path: Path) -> None:
+    """A renderer trained on the tag corpus (GTZAN's debug renderer config: both recipes run at
+    16 kHz with a hop of 320): stages 1-5 run, stage 6 stops with one line, since copy
+    synthesis is scored per genre, and a re-run stops the same way (nothing marked done)."""
+    make_mtat_tree(tmp_path / "src")
+    config = EGS / "gtzan" / "v1" / "conf" / "train_renderer_debug.yaml"
+    args = ("--db-root", str(tmp_path / "src"), "--nj", "1", "--stop-stage", "6",
+            "--classifier-steps", "5", "--n-units", "64", "--train-config", str(config))
+    result = run_recipe("mtat", tmp_path, *args)
+    assert result.returncode == 1
+    model = tmp_path / "exp" / "model.pt"
+    line = (f"stage 6: {model} is a renderer conditioned on tags, and copy synthesis (stages "
+            "6-8) is scored per genre; render a clip from its plan with wavegen resynth "
+            f"--model {model} --genre TAG --out OUT.wav IN.wav, or train the renderer on a "
+            "genre corpus")
+    assert result.stderr.splitlines()[-1] == line
+    assert result.stderr.count("conditioned on tags") == 1
+    _, info = load_model(model)
+    tok = Tokenizer.load(tmp_path / "dump" / "tokenizer.pt")
+    assert (info.config.n_units, info.config.unit_hop, info.label_kind) == (64, 320, "utt2tags")
+    assert info.tokenizer is not None and info.tokenizer["identity"] == tok.identity()
+    assert not (tmp_path / "exp" / "resynth").exists()
+    again = run_recipe("mtat", tmp_path, *args, "--stage", "6")
+    assert again.returncode == 1 and again.stderr.splitlines()[-1] == line
+
+
 @pytest.mark.parametrize("corpus", ["gtzan", "mtat"])
 def test_options(corpus: str, tmp_path: Path) -> None:
     helped = run_recipe(corpus, tmp_path, "--help")
@@ -184,5 +214,8 @@ def test_options(corpus: str, tmp_path: Path) -> None:
     conf = tmp_path / "opts.sh"
     conf.write_text("stage=3\nstop_stage=3\n")
     later = run_recipe(corpus, tmp_path, "--config", str(conf))
-    assert later.returncode == 0 and "stage 3: evaluation classifier" in later.stderr
+    assert "stage 3: evaluation classifier" in later.stderr
     assert not os.path.exists(tmp_path / "data")
+    # Stage 3 has no dump to train on: the failed step stops the run, and is not marked done.
+    assert later.returncode == 1 and "1 / 1 failed, log is in" in later.stderr
+    assert not (tmp_path / "dump" / "classifier" / ".done").exists()

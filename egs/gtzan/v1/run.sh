@@ -5,6 +5,9 @@
 #   ./run.sh                                   # everything, downloading GTZAN to downloads/
 #   ./run.sh --db-root /data/gtzan             # use a copy you have (original or Kaggle layout)
 #   ./run.sh --stage 5 --stop-stage 6          # retrain and resynthesize
+#   ./run.sh --db-root DIR --split random --stage 1 --train-config conf/train_renderer_debug.yaml \
+#     --exp exp/renderer_debug                 # a tiny renderer on a GTZAN-layout corpus that is
+#                                              # not GTZAN: stage 6 is copy synthesis
 # Finished stages leave .done markers and a plain re-run skips them; an explicit --stage N
 # runs stage N and the later ones again (Kaldi's convention), re-using their outputs where
 # that is safe (training resumes from its last checkpoint: give a new --exp to train afresh).
@@ -28,6 +31,8 @@ max_steps=                  # override train.max_steps (empty: the config's)
 train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
 synth_duration=5.0          # seconds per synthesized clip
 synth_seed=0
+resynth_label_only=         # a renderer: one-level model of stage 6's NLL comparison, best at
+                            # 16 kHz (empty: the packaged model, 8 kHz)
 classifier_steps=3000       # evaluation classifier training steps (stage 3)
 n_units=256                 # units of the tokenizer (stage 4)
 unit_hop=320                # samples per unit frame (stage 4): 50 frames/s at 16 kHz
@@ -69,5 +74,6 @@ if [ "$stop_stage" -ge 2 ]; then
     --dump "$dump" --exp "$exp" --train-config "$train_config" --max-steps "$max_steps" \
     --train-processes "$train_processes" --classifier-steps "$classifier_steps" \
     --n-units "$n_units" --unit-hop "$unit_hop" \
-    --synth-duration "$synth_duration" --synth-seed "$synth_seed"
+    --synth-duration "$synth_duration" --synth-seed "$synth_seed" \
+    --resynth-label-only "$resynth_label_only"
 fi
