@@ -230,3 +230,23 @@ def test_bad_input_exits_2_with_one_line_and_leaves_nothing(setup, tmp_path, cap
     assert code == 2, err
     assert message.format(**names) in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_label_only_model_at_another_rate_is_left_out_of_the_nll(setup, tmp_path):
+    """Bits per sample at 16 kHz and at the renderer's rate do not compare: the label-only
+    row is None, the gap too, and the NLL bar is not met (rather than a meaningless gap)."""
+    other_rate = tmp_path / "plain16k.pt"
+    torch.manual_seed(1)
+    save_model(other_rate, WaveNet(WaveNetConfig(n_layers=2, dilation_cycle=2,
+                                                 residual_channels=4, gate_channels=4,
+                                                 skip_channels=4)), 2 * RATE, setup["vocab"])
+    out = tmp_path / "resynth"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert eval_resynth(setup, out, "--seeds", "1", "--label-only", str(other_rate)) == 0
+    result = json.loads((out / "copy_synthesis.json").read_text())
+    nll = result["nll_bits_per_sample"]
+    assert nll["label_only"] is None and nll["gap_label_only"] is None
+    assert all(row["label_only"] is None for row in nll["clips"])
+    assert nll["gap_other"] == pytest.approx(nll["other_clip_units"] - nll["own_units"])
+    bar = result["bars"]["NLL gap >= 0.3 bits (other clip's units, label-only)"]
+    assert bar["value"][1] is None and not bar["met"]
