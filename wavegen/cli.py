@@ -16,14 +16,13 @@ import threading
 from collections.abc import Callable, Sequence
 
 from wavegen import __version__
-from wavegen.cliargs import Parser, number, output_dir, output_file, seed
+from wavegen.cliargs import Parser, number, output_dir, output_file, sampling_flags, seed
 from wavegen.errors import WavegenError
 from wavegen.outputs import Terminated
 
 MAX_CLIPS = 100_000  # clips per genre of a generated corpus
 MAX_JOBS = 10_000  # parts of a split data dir
 MAX_SYNTH_SECONDS = 3600.0  # one hour per clip; split longer pieces into several runs
-MAX_GUIDANCE = 20.0  # well past the useful range (docs/default_model.md: 8 is the default)
 
 
 def _toy_corpus(a: argparse.Namespace) -> None:
@@ -277,13 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default=None,
                     help="model file or checkpoint (default: the packaged default model)")
     seed(sp, default=None, help="random seed for reproducible output")
-    number(sp, "--temperature", float, 0.0, 10.0, lo_open=True, default=None,
-           help="softmax temperature (default: the model's, else 1)")
-    number(sp, "--top-p", float, 0.0, 1.0, lo_open=True, default=None,
-           help="nucleus sampling mass (default: the model's, else 1)")
-    number(sp, "--guidance", float, 0.0, MAX_GUIDANCE, default=None,
-           help="classifier-free guidance scale: 1 = off, > 1 = stronger genre (needs a model "
-                "trained with cond_dropout; default: the model's, else 1)")
+    sampling_flags(sp, "classifier-free guidance scale: 1 = off, > 1 = stronger genre (needs "
+                   "a model trained with cond_dropout)")
     sp.add_argument("--engine", default="auto",
                     help="auto, cpu, triton (GPU), graph (CUDA graphs, large models), cached "
                          "or reference")
@@ -306,12 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default=None,
                     help="renderer model file or checkpoint (default: the packaged model)")
     seed(sp, default=None, help="random seed for reproducible output")
-    number(sp, "--temperature", float, 0.0, 10.0, lo_open=True, default=None,
-           help="softmax temperature (default: the model's, else 1)")
-    number(sp, "--top-p", float, 0.0, 1.0, lo_open=True, default=None,
-           help="nucleus sampling mass (default: the model's, else 1)")
-    number(sp, "--guidance", float, 0.0, MAX_GUIDANCE, default=None,
-           help="classifier-free guidance on the genre (default: the model's, else 1)")
+    sampling_flags(sp, "classifier-free guidance on the genre")
     sp.add_argument("--engine", default="auto", help="generation engine, as for synth")
     sp.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     number(sp, "--threads", int, 1, 1024, default=None,

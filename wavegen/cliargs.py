@@ -93,6 +93,21 @@ def seed(parser: argparse.ArgumentParser, flag: str = "--seed", *, help: str,
     return number(parser, flag, int, 0, SEED_MAX, help=help, **kw)
 
 
+MAX_GUIDANCE = 20.0  # well past the useful range (docs/default_model.md: 8 is the default)
+
+
+def sampling_flags(parser: argparse.ArgumentParser, guidance_help: str,
+                   defaults: str = "the model's, else 1") -> None:
+    """``--temperature``, ``--top-p`` and ``--guidance`` with their ranges, None by default
+    (the model file's settings)."""
+    number(parser, "--temperature", float, 0.0, 10.0, lo_open=True, default=None,
+           help=f"softmax temperature (default: {defaults})")
+    number(parser, "--top-p", float, 0.0, 1.0, lo_open=True, default=None,
+           help=f"nucleus sampling mass (default: {defaults})")
+    number(parser, "--guidance", float, 0.0, MAX_GUIDANCE, default=None,
+           help=f"{guidance_help} (default: {defaults})")
+
+
 def output_file(text: str) -> str:
     """argparse ``type`` of a file to write: refuse a name that exists and is not a file."""
     if not text:

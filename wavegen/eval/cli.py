@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from wavegen.cliargs import number, output_dir, output_file, seed
+from wavegen.cliargs import number, output_dir, output_file, sampling_flags, seed
 
 
 def _classifier_train(a: argparse.Namespace) -> None:
@@ -121,12 +121,7 @@ def add_eval_parsers(sub) -> None:
     number(rs, "--start", float, 0.0, 3600.0, default=0.0, help="where the excerpt starts (s)")
     number(rs, "--seeds", int, 0, 2**32 - 1, nargs="+", default=[1, 2, 3],
            help="synthesis seeds (one batch each)")
-    number(rs, "--guidance", float, 0.0, 20.0, default=None,
-           help="classifier-free guidance on the genre (default: the model's)")
-    number(rs, "--temperature", float, 0.0, 10.0, lo_open=True, default=None,
-           help="softmax temperature (default: the model's)")
-    number(rs, "--top-p", float, 0.0, 1.0, lo_open=True, default=None,
-           help="nucleus sampling mass (default: the model's)")
+    sampling_flags(rs, "classifier-free guidance on the genre", defaults="the model's")
     rs.add_argument("--label-only", default=None,
                     help="label-only model of the NLL comparison (default: the packaged model)")
     rs.add_argument("--engine", default="auto", help="generation engine, as for synth")
