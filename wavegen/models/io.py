@@ -32,10 +32,10 @@ import torch
 from wavegen.errors import WavegenError
 from wavegen.models.wavenet import WaveNet, WaveNetConfig
 from wavegen.outputs import atomic_output
+from wavegen.units.tokenizer import FORMAT as TOKENIZER_FORMAT
 
 MODEL_FORMAT = "wavegen-model"
 EXECUTION_KEYS = ("impl", "recompute_gate", "checkpoint_activations")
-TOKENIZER_FORMAT = "wavegen-tokenizer"
 
 
 def default_model_path() -> Path:
