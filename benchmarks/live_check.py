@@ -35,11 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wavegen.engine import stream  # noqa: E402
+from wavegen.engine.controls import control_every  # noqa: E402
 from wavegen.live import start_live  # noqa: E402
 from wavegen.live.controls import condition_of, initial_controls  # noqa: E402
 from wavegen.machine import describe, machine_facts  # noqa: E402
 from wavegen.models.io import load_model  # noqa: E402
-from wavegen.synth import CONTROL_RATE  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -49,7 +49,7 @@ def alone_speed(model: str | None, genre: str, seconds: float, threads: int) -> 
     net, info = load_model(model)
     controls = initial_controls(info.vocab, info.label_kind, info.synth_defaults, genre)
     cond = condition_of(controls, info.vocab, info.label_kind)[None]
-    every = max(1, info.sample_rate // CONTROL_RATE)
+    every = control_every(info.sample_rate)
     t, p, g = controls.settings()
     chunks = stream(net.export_weights(), cond, int(seconds * info.sample_rate),
                     temperature=t, top_p=p, guidance=g, seed=0, chunk_size=every,

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wavegen.audio import mu_law_decode, resample  # noqa: E402
 from wavegen.engine import generate  # noqa: E402
+from wavegen.engine.controls import control_every  # noqa: E402
 from wavegen.eval.classifier import load_classifier, predict  # noqa: E402
 from wavegen.models.conditioning import parse_trajectory, trajectory_value  # noqa: E402
 from wavegen.models.io import default_model_path, load_model  # noqa: E402
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     cond_at = lambda t: torch.stack([trajectory_value(p, t / rate) for p in tracks])  # noqa: E731
     d = info.synth_defaults
     codes = generate(net, cond_at(0), int(a.seconds * rate), seed=a.seed, cond_at=cond_at,
-                     control_every=rate // 20, temperature=d.get("temperature", 1.0),
+                     control_every=control_every(rate), temperature=d.get("temperature", 1.0),
                      top_p=d.get("top_p", 1.0), guidance=d.get("guidance", 1.0))
     audio = mu_law_decode(codes, info.config.n_classes).numpy()  # (P, T)
     n_edge = int(a.edge * rate)

@@ -25,13 +25,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wavegen.engine import stream  # noqa: E402
+from wavegen.engine.controls import control_every  # noqa: E402
 from wavegen.machine import describe, machine_facts  # noqa: E402
 from wavegen.models.io import load_model  # noqa: E402
 
 
 def speed(weights, cond, rate: int, seconds: float, temperature: float, top_p: float,
           guidance: float, threads: int) -> float:
-    every = rate // 20
+    every = control_every(rate)
     start = time.perf_counter()
     for _ in stream(weights, cond, int(seconds * rate), temperature=temperature, top_p=top_p,
                     guidance=guidance, seed=0, chunk_size=every, cond_at=lambda s: cond,

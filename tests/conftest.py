@@ -39,6 +39,16 @@ def prepared(toy_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     return out, counts
 
 
+@pytest.fixture(scope="session")
+def two_level(prepared: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory
+              ) -> dict[str, Path]:
+    """A tiny real two-level model over the toy corpus (``tests/two_level_files.py``):
+    {"dump", "planner", "renderer", "two"}. Session-scoped: tests must not modify it."""
+    from two_level_files import build_two_level
+
+    return build_two_level(prepared[0], tmp_path_factory.mktemp("two_level"))
+
+
 @pytest.fixture
 def tiny_cfg() -> WaveNetConfig:
     """Dilations 1, 2, 4, 1, 2 (receptive field 11); odd, distinct channel sizes catch mix-ups."""

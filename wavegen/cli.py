@@ -118,9 +118,16 @@ def _synth(a: argparse.Namespace) -> None:
     paths = synthesize(a.genre, a.duration, out=a.out, out_dir=a.out_dir, count=a.count,
                        model=a.model, seed=a.seed, temperature=a.temperature, top_p=a.top_p,
                        engine=a.engine, device=a.device, guidance=a.guidance, tags=a.tags,
-                       prime=a.prime, automation=a.automation, threads=a.threads)
+                       prime=a.prime, automation=a.automation, threads=a.threads,
+                       plan_out=a.plan_out, plan_in=a.plan)
     for p in paths:
         print(p)
+
+
+def _pack(a: argparse.Namespace) -> None:
+    from wavegen.models.two_level import pack
+
+    print(pack(a.planner, a.renderer, a.out))
 
 
 def _resynth(a: argparse.Namespace) -> None:
@@ -265,11 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="JSON time points of the genre (or tags), temperature, top_p and "
                            "guidance, e.g. {\"genre\": [[0, \"rock\"], [4, \"jazz\"]], "
                            "\"guidance\": [[0, 8], [4, 3]]} (linear in between)")
-    number(sp, "--duration", float, 0.0, MAX_SYNTH_SECONDS, lo_open=True, default=5.0,
-           help="seconds per clip")
+    number(sp, "--duration", float, 0.0, MAX_SYNTH_SECONDS, lo_open=True, default=None,
+           help="seconds per clip (default 5; with --plan, the plan's length)")
     sp.add_argument("--out", default=None, type=output_file,
                     help="output file (one clip); its suffix picks the format: .wav (16-bit "
                          "PCM), .flac, .ogg or .mp3")
+    sp.add_argument("--plan-out", default=None, metavar="PATH",
+                    help="two-level model: write each clip's plan of units as JSON (the file "
+                         "for one clip, a folder of <clip>.plan.json for several)")
+    sp.add_argument("--plan", default=None, metavar="FILE",
+                    help="two-level model: render this plan file (from --plan-out or wavegen "
+                         "units clip, edited or not) instead of drawing one from the planner")
     sp.add_argument("--out-dir", default=None, type=output_dir,
                     help="output folder (several clips)")
     number(sp, "--count", int, 1, 1000, default=1, help="clips per genre (with --out-dir)")
@@ -288,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
     number(sp, "--threads", int, 1, 1024, default=None,
            help="cores the cpu engine uses (default: all); its samples depend on the count, "
                 "so a live take renders again with the take's count")
+
+    sp = add("pack", _pack, "Pack a planner and a renderer into one two-level model file.")
+    sp.add_argument("--planner", required=True,
+                    help="the planner's model file or checkpoint (trained with level: plan)")
+    sp.add_argument("--renderer", required=True,
+                    help="the renderer's model file or checkpoint (model.n_units > 0), trained "
+                         "on the same units")
+    sp.add_argument("--out", required=True, type=output_file, help="the two-level model file")
 
     sp = add("resynth", _resynth, "Copy synthesis: extract a clip's units with a renderer's "
              "tokenizer and render them (any input rate and channel count).")

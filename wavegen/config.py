@@ -3,6 +3,8 @@
 A config has these sections::
 
     sample_rate: 16000      # the model rate; the dump resamples to it
+    level: sample           # sample (a WaveNet over mu-law samples) or plan (a planner: a
+                            # WaveNet over the frames of the unit tables, docs/two_level.md)
     model: {...}            # WaveNetConfig fields (n_cond comes from the vocabulary)
     train: {...}            # TrainConfig fields
     synth: {...}            # SynthConfig fields: sampling defaults stored in the model file
@@ -46,7 +48,7 @@ class TrainConfig:
             trackers (``wandb``, ``mlflow``, ``comet_ml``, ``aim``, ``clearml``, ``dvclive``,
             ``trackio``, ``swanlab``); each is configured by its own environment variables
             (``WANDB_MODE``, ``MLFLOW_TRACKING_URI``, ...). Empty by default.
-        segment_length: samples per segment (predicted positions).
+        segment_length: samples per segment (predicted positions); frames for a planner.
         learning_rate: Adam step size (peak, after warm-up).
         lr_min_ratio: the cosine schedule ends at ``learning_rate * lr_min_ratio``.
         warmup_steps: linear warm-up length.
@@ -222,9 +224,13 @@ def check_sampling(temperature: float | None = None, top_p: float | None = None,
         raise WavegenError(f"guidance must be a finite number >= 0, got {guidance}")
 
 
+LEVELS = ("sample", "plan")  # what a WaveNet's steps are: audio samples, or frames of a plan
+
+
 @dataclass
 class ExperimentConfig:
     sample_rate: int = 16000
+    level: str = "sample"
     model: WaveNetConfig = field(default_factory=WaveNetConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
@@ -286,19 +292,27 @@ def config_from_dict(raw: dict[str, Any], where: str = "config") -> ExperimentCo
             if key in model:
                 raise WavegenError(f"{where}.model.{key} is a training setting, not part of the "
                                    f"network: move it to train.{key}")
-    unknown = sorted(set(raw) - {"sample_rate", "model", "train", "synth"})
+    unknown = sorted(set(raw) - {"sample_rate", "level", "model", "train", "synth"})
     if unknown:
         raise WavegenError(f"unknown key(s) {', '.join(unknown)} in {where}; "
-                           "known: model, sample_rate, synth, train")
+                           "known: level, model, sample_rate, synth, train")
+    level = raw.get("level", "sample")
+    if level not in LEVELS:
+        raise WavegenError(f"{where}.level must be sample (a WaveNet over audio samples) or "
+                           f"plan (a planner over units), got {level!r}")
     sample_rate = raw.get("sample_rate", 16000)
     if not isinstance(sample_rate, int) or isinstance(sample_rate, bool) or sample_rate <= 0:
         raise WavegenError(f"{where}.sample_rate must be a positive integer, got {sample_rate!r}")
     cfg = ExperimentConfig(
         sample_rate=sample_rate,
+        level=level,
         model=from_dict(WaveNetConfig, raw.get("model"), f"{where}.model"),
         train=from_dict(TrainConfig, raw.get("train"), f"{where}.train"),
         synth=from_dict(SynthConfig, raw.get("synth"), f"{where}.synth"),
     )
+    if level == "plan" and cfg.model.n_units > 0:
+        raise WavegenError(f"{where}: a planner (level: plan) is conditioned on the genre only; "
+                           "set model.n_units to 0 (the renderer is the model with a plan)")
     if cfg.synth.guidance != 1.0 and cfg.train.cond_dropout <= 0:
         raise WavegenError(f"{where}.synth.guidance is {cfg.synth.guidance} but guidance needs "
                            "a null label: set train.cond_dropout > 0 (e.g. 0.1)")

@@ -8,11 +8,12 @@ the requested names.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from wavegen.automation import SAMPLING_TRACKS, Automation, load_automation
 from wavegen.clipnames import clip_filename
 from wavegen.config import check_sampling
 from wavegen.engine import resolve_device, resolve_engine, stream
+from wavegen.engine.controls import control_every
 from wavegen.errors import WavegenError
 from wavegen.models.conditioning import (
     parse_genre_mix,
@@ -32,14 +34,17 @@ from wavegen.models.conditioning import (
     parse_trajectory,
     trajectory_value,
 )
-from wavegen.models.io import load_model, require_label_only
-from wavegen.outputs import atomic_output, check_output_dir, write_failure
+from wavegen.models.io import require_label_only
+from wavegen.models.two_level import TwoLevel, load_generator
+from wavegen.outputs import atomic_output, check_output_dir, check_output_file, write_failure
 from wavegen.progress import progress
+from wavegen.two_level_synth import plan_units, render_plan
+from wavegen.units.plan import Plan, make_plan, read_plan, write_plan
+from wavegen.units.store import n_frames_for
 
 log = logging.getLogger(__name__)
 
 # --out suffix -> (soundfile format, subtype). libsndfile writes all of them chunk by chunk.
-CONTROL_RATE = 20  # a moving conditioning is updated 20 times a second (every 50 ms)
 OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"),
                   ".ogg": ("OGG", "VORBIS"), ".mp3": ("MP3", "MPEG_LAYER_III")}
 
@@ -176,6 +181,8 @@ def synthesize(
     prime: str | os.PathLike[str] | None = None,
     automation: str | os.PathLike[str] | None = None,
     threads: int | None = None,
+    plan_out: str | os.PathLike[str] | None = None,
+    plan_in: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Generate clips and write them at the model's rate: 16-bit PCM WAV, or the format the
     suffix of ``out`` names (``OUTPUT_FORMATS``: .wav, .flac, .ogg, .mp3).
@@ -201,19 +208,53 @@ def synthesize(
             named after the file.
         threads: cores the ``cpu`` engine uses (default: all). Its samples depend on the
             count, so rendering a ``wavegen live`` take again takes the take's count.
+        plan_out: a two-level model: write each clip's plan of units (JSON plan files,
+            :mod:`wavegen.units.plan`): the file for one clip, a folder for several
+            (``<clip>.plan.json``).
+        plan_in: a two-level model: render this plan file instead of drawing one from the
+            planner (every clip renders it; ``duration`` None: the plan's length).
+
+    A two-level model (:mod:`wavegen.models.two_level`) plans first, then renders; what each
+    setting acts on is said in :mod:`wavegen.two_level_synth`. ``duration`` None is 5 s (the
+    plan's length with ``plan_in``).
 
     Returns:
         The written paths.
     """
     if sum(x is not None for x in (genre, tags, automation)) != 1:
         raise WavegenError("give one of --genre, --tags or --automation")
-    if not 0 < duration < math.inf:
+    if duration is not None and not 0 < duration < math.inf:
         raise WavegenError(f"--duration must be a finite number > 0, got {duration}")
     resolve_device(device)
     check_sampling(temperature, top_p, guidance)  # the flags given (None: the model's)
-    net, info = load_model(model)
-    require_label_only(info, "the packaged model" if model is None else f"model file {model}",
-                       "wavegen synth")
+    where = "the packaged model" if model is None else f"model file {model}"
+    loaded = load_generator(model)
+    two = loaded if isinstance(loaded, TwoLevel) else None
+    if two is None:
+        assert not isinstance(loaded, TwoLevel)
+        net, info = loaded
+        require_label_only(info, where, "wavegen synth")
+        if plan_out is not None or plan_in is not None:
+            raise WavegenError(f"--plan and --plan-out need a two-level model; {where} is a "
+                               "one-level model (it has no planner)")
+    else:  # the labels and the rate are the renderer's; the sampling settings the planner's
+        net, info = two.planner, dataclasses.replace(two.renderer_info,
+                                                     null_condition=two.planner_info.null_condition,
+                                                     synth_defaults=two.planner_info.synth_defaults)
+    given_plan = None
+    if plan_in is not None:
+        assert two is not None
+        given_plan = read_plan(plan_in)
+        given_plan.check(two.sample_rate, two.hop, two.n_units, where)
+        if given_plan.tokenizer != two.tokenizer.identity():
+            raise WavegenError(f"--plan {plan_in} holds the units of another tokenizer "
+                               f"({given_plan.tokenizer.get('hash')!r}, {where}'s is "
+                               f"{two.tokenizer.identity().get('hash')!r}): its unit ids mean "
+                               "other sounds; make the plan with this model (wavegen synth "
+                               "--plan-out, or wavegen units clip with its tokenizer)")
+        if duration is None:
+            duration = given_plan.n_frames * two.hop / two.sample_rate
+    duration = 5.0 if duration is None else duration
     defaults = info.synth_defaults
     temperature = defaults.get("temperature", 1.0) if temperature is None else temperature
     top_p = defaults.get("top_p", 1.0) if top_p is None else top_p
@@ -250,16 +291,88 @@ def synthesize(
     n_samples = int(round(duration * info.sample_rate))
     if n_samples < 1:
         raise WavegenError(f"--duration {duration} is shorter than one sample")
+    if two is not None:
+        plan_files = plan_paths(plan_out, plan)
+        render_two_level(two, plan, cond, n_samples, tracks if moving else None, seed=seed,
+                         temperature=temperature, top_p=top_p, guidance=guidance,
+                         guided=guided, sampling_at=sampling_at, prime=prime,
+                         given_plan=given_plan, plan_files=plan_files, engine=engine,
+                         device=device, threads=threads)
+        paths = [p for _, p in plan]
+        log.info("wrote %d clip(s) of %.2f s at %d Hz", len(paths), n_samples / rate, rate)
+        return paths
     primer = None if prime is None else load_primer(prime, info.sample_rate,
                                                     info.config.n_classes, len(plan))
     weights = net.export_weights()
     resolve_engine(engine, device, weights)  # a bad engine name fails before the bar is drawn
     chunks = stream(weights, cond, n_samples, engine=engine, temperature=temperature,
                     top_p=top_p, seed=seed, device=device, guidance=guidance, primer=primer,
-                    cond_at=cond_at, control_every=max(1, rate // CONTROL_RATE),
+                    cond_at=cond_at, control_every=control_every(rate),
                     sampling_at=sampling_at, guided=guided, threads=threads)
     write_clips(chunks, plan, rate, info.config.n_classes, n_samples)
     paths = [p for _, p in plan]
     log.info("wrote %d clip(s) of %.2f s at %d Hz", len(paths), n_samples / info.sample_rate,
              info.sample_rate)
     return paths
+
+
+def plan_paths(plan_out: str | os.PathLike[str] | None,
+               plan: list[tuple[str, Path]]) -> list[Path] | None:
+    """Where each clip's plan goes: ``plan_out`` itself for one clip, else
+    ``plan_out/<clip>.plan.json`` (the folder made if missing); None without ``plan_out``."""
+    if plan_out is None:
+        return None
+    if len(plan) == 1:
+        return [check_output_file(plan_out)]
+    folder = check_output_dir(plan_out)
+    return [folder / f"{path.stem}.plan.json" for _, path in plan]
+
+
+def render_two_level(two: TwoLevel, plan: list[tuple[str, Path]], cond: torch.Tensor,
+                     n_samples: int, tracks: Sequence[Callable[[float], torch.Tensor]] | None, *,
+                     seed: int | None, temperature: float, top_p: float, guidance: float,
+                     guided: bool, sampling_at: Callable[[int], tuple[float, float, float]]
+                     | None, prime: str | os.PathLike[str] | None, given_plan: Plan | None,
+                     plan_files: list[Path] | None, engine: str, device: str,
+                     threads: int | None) -> None:
+    """Plan (or take ``given_plan``), render and write the clips of ``plan`` with a two-level
+    model; each clip's plan goes to ``plan_files`` when given. ``tracks``: each clip's label
+    over seconds (None: constant ``cond``); ``sampling_at``: the planner's settings by
+    sample index of the renderer's rate."""
+    rate, hop, B = two.sample_rate, two.hop, cond.shape[0]
+    primer_codes = primer_units = None
+    if prime is not None:
+        primer_codes = load_primer(prime, rate, two.renderer.cfg.n_classes, B)
+        whole = primer_codes.shape[1] // hop * hop
+        if whole < hop:
+            raise WavegenError(f"--prime {prime} is shorter than one frame of the plan ({hop} "
+                               f"samples at {rate} Hz)")
+        primer_codes = primer_codes[:, primer_codes.shape[1] - whole:]
+        audio = mu_law_decode(primer_codes[:1], two.renderer.cfg.n_classes)[0].numpy()
+        primer_units = torch.from_numpy(
+            two.tokenizer.encode(audio, what=f"--prime {prime}")).long().expand(B, -1)
+    n_frames = n_frames_for(n_samples, hop)
+    cond_at = None if tracks is None else (
+        lambda t: torch.stack([track(t) for track in tracks]))
+    resolve_engine(engine, device, two.renderer.export_weights())
+    if given_plan is not None:
+        if given_plan.n_frames < n_frames:
+            raise WavegenError(f"the plan has {given_plan.n_frames} frames "
+                               f"({given_plan.seconds:.2f} s); --duration "
+                               f"{n_samples / rate:.2f} s needs {n_frames}")
+        units = torch.from_numpy(given_plan.units[:n_frames]).long().expand(B, -1)
+    else:
+        settings = None if sampling_at is None else (lambda t: sampling_at(int(t * rate)))
+        units = plan_units(two, cond, n_frames, temperature=temperature, top_p=top_p,
+                           guidance=guidance, guided=guided, seed=seed, cond_at=cond_at,
+                           sampling_at=settings, primer_units=primer_units, engine=engine,
+                           device=device, threads=threads)
+    full = units if primer_units is None else torch.cat([primer_units, units], 1)
+    chunks = render_plan(two, cond, full, n_samples, seed=seed, cond_at=cond_at,
+                         primer_codes=primer_codes, engine=engine, device=device,
+                         threads=threads)
+    write_clips(chunks, plan, rate, two.renderer.cfg.n_classes, n_samples)
+    if plan_files is not None:
+        identity = two.tokenizer.identity()
+        for row, path in zip(units, plan_files, strict=True):
+            write_plan(path, make_plan(row.numpy(), identity))

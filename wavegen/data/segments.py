@@ -19,6 +19,7 @@ import torch
 from wavegen.audio import mu_law_encode
 from wavegen.data.dump import DumpStore
 from wavegen.errors import WavegenError
+from wavegen.units.codes import start_code, units_to_codes
 from wavegen.units.store import UnitStore, n_frames_for
 
 # (codes (B, T + 1) long, cond (B, C)), and with unit tables also (units (B, W) long, offset)
@@ -103,3 +104,56 @@ class SegmentSampler:
         if hi > lo:
             out[lo - start:hi - start] = ids[lo:hi]
         return out
+
+
+class PlanSegmentSampler:
+    """Draws a planner's ``(codes (B, T + 1) long, cond (B, C) float)`` batches from unit
+    tables: T frames of one utterance's units in the planner's codes
+    (:mod:`wavegen.units.codes`) after the start symbol, so position t predicts frame k + t
+    from frames k .. k + t - 1 only, as a generation does from its silent start.
+
+    The first frame k is drawn uniformly over the utterance; utterances are chosen as by
+    :class:`SegmentSampler` (length times ``label_weights``). Utterances shorter than T frames
+    are left out (logged by the caller through ``skipped``).
+
+    Raises:
+        WavegenError: no utterance of at least T frames; a label weight the data lacks; the
+            unit tables do not match the dump.
+    """
+
+    def __init__(self, store: DumpStore, units: UnitStore, segment_length: int,
+                 label_weights: dict[str, float] | None = None) -> None:
+        units.check_aligned({u: store.index[u][1] for u in store.utts}, store.sample_rate)
+        self.units, self.length = units, segment_length + 1
+        self.n_units, self.start = units.n_units, start_code(units.n_units)
+        frames = np.array([units.units(u).size for u in store.utts], dtype=np.float64)
+        usable = frames >= segment_length
+        self.skipped = [u for u, ok in zip(store.utts, usable, strict=True) if not ok]
+        if not usable.any():
+            raise WavegenError(
+                f"train.segment_length {segment_length} frames is longer than every utterance "
+                f"of {store.path} (the longest has {int(frames.max(initial=0))} frames of "
+                f"{units.hop} samples): shorten the segment")
+        self.utts = store.utts
+        self.conds = torch.from_numpy(np.stack([store.label_vector(u) for u in store.utts]))
+        weights = np.where(usable, frames, 0.0)
+        if label_weights:
+            unknown = sorted(set(label_weights) - set(store.vocab))
+            if unknown:
+                raise WavegenError(f"train.label_weights names {', '.join(unknown)}, not in the "
+                                   f"data's vocabulary: {', '.join(store.vocab)}")
+            per_label = np.array([label_weights.get(v, 1.0) for v in store.vocab])
+            weights = weights * (self.conds.numpy() * per_label).max(axis=1).clip(min=1e-12)
+        self.probs = torch.from_numpy(weights / weights.sum())
+
+    def batch(self, batch_size: int, gen: torch.Generator) -> Batch:
+        picks = torch.multinomial(self.probs, batch_size, replacement=True, generator=gen)
+        starts = torch.rand(batch_size, generator=gen, dtype=torch.float64)
+        T = self.length - 1
+        codes = torch.full((batch_size, self.length), self.start, dtype=torch.long)
+        for row, (utt_i, frac) in enumerate(zip(picks.tolist(), starts.tolist(), strict=True)):
+            ids = self.units.units(self.utts[utt_i])
+            k = int(frac * (ids.size - T + 1))
+            codes[row, 1:] = units_to_codes(np.asarray(ids[k:k + T], dtype=np.int64),
+                                            self.n_units)
+        return codes, self.conds[picks]  # (B, T + 1), (B, C)

@@ -33,10 +33,10 @@ import torch
 
 from wavegen.audio import mu_law_decode
 from wavegen.engine import stream
+from wavegen.engine.controls import control_every
 from wavegen.errors import WavegenError
 from wavegen.live.controls import ControlLog, Controls, apply_change, condition_of
 from wavegen.models.weights import WaveNetWeights
-from wavegen.synth import CONTROL_RATE
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class LivePlayer:
         self.threads = threads
         self.device = device
         self.lead_samples = int(round(lead * model.rate))
-        self.control_every = max(1, model.rate // CONTROL_RATE)
+        self.control_every = control_every(model.rate)
         self.start_controls = controls
         self._cond = threading.Condition()
         self._emit: Emit | None = None

@@ -7,6 +7,11 @@ A model file is a ``torch.save`` dict of plain types and tensors::
      "synth_defaults": {"temperature": float, "top_p": float, "guidance": float},
      "state_dict": {...}}
 
+A planner (``"level": "plan"``; a file without the key is ``"sample"``) is a WaveNet over the
+frames of plans: its K + 1 classes are the units of the tokenizer it carries plus the start
+symbol (:mod:`wavegen.units.codes`), its steps are frames of ``tokenizer hop`` samples at
+``sample_rate``, and it has no local conditioning.
+
 ``null_condition`` says the model was trained with conditioning dropout, so the zero vector
 is a learned unconditional distribution and classifier-free guidance works. A model with local
 conditioning (``model_config["n_units"]`` > 0, a renderer) also holds ``"tokenizer"``: the
@@ -86,18 +91,31 @@ class ModelInfo:
     null_condition: bool = False
     synth_defaults: dict[str, float] = field(default_factory=dict)
     tokenizer: dict[str, Any] | None = None
+    level: str = "sample"
+
+    @property
+    def is_planner(self) -> bool:
+        return self.level == "plan"
+
+    @property
+    def step_rate(self) -> float:
+        """Steps per second: the sample rate, or a planner's frame rate."""
+        if not self.is_planner or self.tokenizer is None:
+            return float(self.sample_rate)
+        return self.sample_rate / int(self.tokenizer["identity"]["hop"])
 
 
 def model_payload(model: WaveNet, sample_rate: int, vocab: list[str], label_kind: str,
                   null_condition: bool = False,
                   synth_defaults: dict[str, float] | None = None,
-                  tokenizer: dict[str, Any] | None = None) -> dict[str, Any]:
+                  tokenizer: dict[str, Any] | None = None,
+                  level: str = "sample") -> dict[str, Any]:
     """The model file dict (see the module doc); ``tokenizer`` only when given."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     out = {"format": MODEL_FORMAT, "version": 1, "model_config": asdict(model.cfg),
            "sample_rate": sample_rate, "vocab": list(vocab), "label_kind": label_kind,
            "null_condition": bool(null_condition),
-           "synth_defaults": dict(synth_defaults or {}), "state_dict": state}
+           "synth_defaults": dict(synth_defaults or {}), "level": level, "state_dict": state}
     if tokenizer is not None:
         out["tokenizer"] = tokenizer
     return out
@@ -106,9 +124,9 @@ def model_payload(model: WaveNet, sample_rate: int, vocab: list[str], label_kind
 def save_model(path: str | os.PathLike[str], model: WaveNet, sample_rate: int,
                vocab: list[str], label_kind: str = "utt2genre", null_condition: bool = False,
                synth_defaults: dict[str, float] | None = None,
-               tokenizer: dict[str, Any] | None = None) -> None:
+               tokenizer: dict[str, Any] | None = None, level: str = "sample") -> None:
     atomic_torch_save(model_payload(model, sample_rate, vocab, label_kind, null_condition,
-                                    synth_defaults, tokenizer), path)
+                                    synth_defaults, tokenizer, level), path)
 
 
 def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelInfo]:
@@ -123,7 +141,7 @@ def model_from_payload(obj: dict[str, Any], where: str) -> tuple[WaveNet, ModelI
         info = ModelInfo(cfg, int(obj["sample_rate"]), list(obj["vocab"]), obj["label_kind"],
                          bool(obj.get("null_condition", False)),
                          {str(k): float(v) for k, v in obj.get("synth_defaults", {}).items()},
-                         obj.get("tokenizer"))
+                         obj.get("tokenizer"), obj.get("level", "sample"))
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         raise WavegenError(f"{where} is not a valid wavegen model: {err}") from err
     problem = _implausible(info)
@@ -144,7 +162,24 @@ def _implausible(info: ModelInfo) -> str:
     for name, value in info.synth_defaults.items():
         if not math.isfinite(value):
             return f"synthesis default {name} = {value}"
-    return tokenizer_problem(info.tokenizer) if info.tokenizer is not None else ""
+    if info.level not in ("sample", "plan"):
+        return f"level {info.level!r} (expected sample or plan)"
+    if info.tokenizer is not None:
+        problem = tokenizer_problem(info.tokenizer)
+        if problem:
+            return problem
+    if info.is_planner:
+        if info.tokenizer is None:
+            return "a planner without the tokenizer of its units"
+        k = info.tokenizer["identity"].get("n_units")
+        hop = info.tokenizer["identity"].get("hop")
+        if not isinstance(k, int) or info.config.n_classes != k + 1 or info.config.n_units:
+            return (f"a planner of {info.config.n_classes} classes (local conditioning "
+                    f"{info.config.n_units}) for a tokenizer of {k!r} units; expected "
+                    f"{k!r} + 1 classes and none")
+        if not isinstance(hop, int) or hop < 1:
+            return f"its tokenizer's hop {hop!r}"
+    return ""
 
 
 def tokenizer_problem(tok: object) -> str:
@@ -174,6 +209,10 @@ def require_label_only(info: ModelInfo, where: str, command: str) -> None:
     Raises:
         WavegenError: ``info`` is a renderer; the message names what renders a plan.
     """
+    if info.is_planner:
+        raise WavegenError(f"{where} is a planner: it writes plans of units, not audio; pack it "
+                           "with a renderer into a two-level model (wavegen pack) and give "
+                           f"that to {command}")
     if info.config.n_units > 0:
         raise WavegenError(f"{where} is a renderer: it renders a plan of units, which {command} "
                            "does not have; render a clip's plan with wavegen resynth IN.wav "

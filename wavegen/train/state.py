@@ -19,7 +19,7 @@ from accelerate.state import AcceleratorState
 
 from wavegen.config import ExperimentConfig
 from wavegen.data.dump import DumpStore
-from wavegen.data.segments import Batch, SegmentSampler
+from wavegen.data.segments import Batch, PlanSegmentSampler, SegmentSampler
 from wavegen.errors import WavegenError
 from wavegen.machine import run_facts
 from wavegen.models.io import load_model, safe_torch_load, tokenizer_problem
@@ -63,7 +63,7 @@ class TrainState:
     sched: torch.optim.lr_scheduler.LambdaLR
     data_gen: torch.Generator
     ema: EMA | None
-    sampler: SegmentSampler
+    sampler: SegmentSampler | PlanSegmentSampler
     valid_set: list[Batch]
     vocab: list[str]
     label_kind: str
@@ -103,7 +103,15 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
     vocab = train_store.vocab
     cfg.model = WaveNetConfig(**{**cfg.model.__dict__, "n_cond": len(vocab)})
     train_units = valid_units = tokenizer = None
-    if cfg.model.n_units > 0:
+    if cfg.level == "plan":  # a planner: its steps are the frames of the unit tables
+        train_units, valid_units, tokenizer = _open_units(data_dir, "a planner (level: plan)")
+        log.info("planner: %d units + the start symbol per %d-sample frame (%.1f frames/s), "
+                 "from the unit tables; segments of %d frames = %.1f s", train_units.n_units,
+                 train_units.hop, cfg.sample_rate / train_units.hop, tc.segment_length,
+                 tc.segment_length * train_units.hop / cfg.sample_rate)
+        cfg.model = WaveNetConfig(**{**cfg.model.__dict__,
+                                     "n_classes": train_units.n_units + 1})
+    elif cfg.model.n_units > 0:
         train_units, valid_units, tokenizer = _open_units(data_dir)
         log.info("local conditioning: %d units per %d-sample frame, from the unit tables "
                  "(model.n_units %d in %s)", train_units.n_units, train_units.hop,
@@ -112,11 +120,23 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
                                      "unit_hop": train_units.hop})
     # Before anything is written: a label weight the data lacks or unit tables that do not
     # fit the dumps stop the run here.
-    margin = cfg.model.unit_context
-    sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes,
-                             tc.label_weights, train_units, margin)
-    valid_sampler = SegmentSampler(valid_store, tc.segment_length, cfg.model.n_classes,
-                                   units=valid_units, margin=margin)
+    sampler: SegmentSampler | PlanSegmentSampler
+    valid_sampler: SegmentSampler | PlanSegmentSampler
+    if cfg.level == "plan":
+        assert train_units is not None and valid_units is not None
+        sampler = PlanSegmentSampler(train_store, train_units, tc.segment_length,
+                                     tc.label_weights)
+        valid_sampler = PlanSegmentSampler(valid_store, valid_units, tc.segment_length)
+        for name, smp in (("train", sampler), ("valid", valid_sampler)):
+            if smp.skipped:
+                log.warning("%d %s utterance(s) shorter than train.segment_length (%d frames) "
+                            "are left out", len(smp.skipped), name, tc.segment_length)
+    else:
+        margin = cfg.model.unit_context
+        sampler = SegmentSampler(train_store, tc.segment_length, cfg.model.n_classes,
+                                 tc.label_weights, train_units, margin)
+        valid_sampler = SegmentSampler(valid_store, tc.segment_length, cfg.model.n_classes,
+                                       units=valid_units, margin=margin)
 
     # cpu=True without CUDA: several CPU processes (torchrun, accelerate launch) then form a
     # gloo process group instead of running as independent copies.
@@ -146,6 +166,9 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
     step, skipped, best = 0, 0, math.inf
     ckpt = load_latest(exp_dir)
     if ckpt is not None:
+        if ckpt.get("level", "sample") != cfg.level:
+            raise WavegenError(f"{exp_dir} holds checkpoints of level {ckpt.get('level', 'sample')}"
+                               f", {source} trains level {cfg.level}: train into a new --exp-dir")
         _check_same_architecture(ckpt, cfg.model, exp_dir, source)
         _check_same_tokenizer(ckpt.get("tokenizer"), tokenizer,
                               f"the checkpoints in {exp_dir}", "train into a new --exp-dir")
@@ -166,7 +189,7 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
         log.info("resuming %s from step %d", exp_dir, step)
     elif tc.init_from:
         _start_from(model, ema, Path(tc.init_from), cfg.model, vocab, train_store.label_kind,
-                    tokenizer)
+                    tokenizer, cfg.level)
     model, opt = acc.prepare(model, opt)
     if ema is not None:
         ema.model.to(acc.device)
@@ -191,7 +214,8 @@ def init_state(cfg: ExperimentConfig, data_dir: Path, exp_dir: Path,
 
 
 def _start_from(model: WaveNet, ema: EMA | None, path: Path, model_cfg: WaveNetConfig,
-                vocab: list[str], label_kind: str, tokenizer: dict[str, Any] | None) -> None:
+                vocab: list[str], label_kind: str, tokenizer: dict[str, Any] | None,
+                level: str = "sample") -> None:
     """Load ``train.init_from`` into the new run's model (and its average).
 
     Raises:
@@ -200,6 +224,9 @@ def _start_from(model: WaveNet, ema: EMA | None, path: Path, model_cfg: WaveNetC
     """
     net, info = load_model(path)
     where = f"train.init_from {path}"
+    if info.level != level:
+        raise WavegenError(f"{where} is a model of level {info.level}, this run trains level "
+                           f"{level}: start from a model of the same level, or drop init_from")
     # A label-only model may start a renderer of the same network: the frame network that
     # adds the plan starts fresh (its projection small), the rest from the file.
     grow = info.config.n_units == 0 and model_cfg.n_units > 0
@@ -240,7 +267,8 @@ def _open_stores(data_dir: Path, cfg: ExperimentConfig) -> tuple[DumpStore, Dump
     return stores[0], stores[1]
 
 
-def _open_units(data_dir: Path) -> tuple[UnitStore, UnitStore, dict[str, Any]]:
+def _open_units(data_dir: Path, what: str = "a renderer (model.n_units > 0)"
+                ) -> tuple[UnitStore, UnitStore, dict[str, Any]]:
     """The train and valid unit tables beside the dumps and the tokenizer that wrote them.
 
     Raises:
@@ -249,7 +277,7 @@ def _open_units(data_dir: Path) -> tuple[UnitStore, UnitStore, dict[str, Any]]:
     """
     path = data_dir / TOKENIZER_FILE
     if not path.is_file():
-        raise WavegenError(f"model.n_units > 0 trains a renderer on plans of units, but "
+        raise WavegenError(f"{what} needs the unit tables and tokenizer beside the dumps; "
                            f"{path} is missing: fit the tokenizer and run the units stage "
                            f"(wavegen units extract) on {data_dir} first")
     tokenizer = safe_torch_load(path, "tokenizer file")

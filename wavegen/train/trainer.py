@@ -194,7 +194,7 @@ def checkpoint_payload(state: TrainState) -> dict:
     cfg = state.cfg
     out = model_payload(state.acc.unwrap_model(state.model), cfg.sample_rate, state.vocab,
                         state.label_kind, cfg.train.cond_dropout > 0,
-                        dataclasses.asdict(cfg.synth), state.tokenizer)
+                        dataclasses.asdict(cfg.synth), state.tokenizer, cfg.level)
     out.update(optimizer=state.opt.state_dict(), scheduler=state.sched.state_dict(),
                data_rng=state.data_gen.get_state(), train_config=cfg.to_dict(),
                skipped=state.skipped, best_valid_bits=state.best)
@@ -318,7 +318,8 @@ def train(config: str | os.PathLike[str], data_dir: str | os.PathLike[str],
         final = cast(WaveNet, state.ema.model if state.ema is not None
                      else acc.unwrap_model(state.model))
         save_model(exp_dir / "model.pt", final, cfg.sample_rate, state.vocab, state.label_kind,
-                   tc.cond_dropout > 0, dataclasses.asdict(cfg.synth), state.tokenizer)
+                   tc.cond_dropout > 0, dataclasses.asdict(cfg.synth), state.tokenizer,
+                   cfg.level)
         if "valid_bits" not in metrics:
             metrics["valid_bits"] = validate(state)
         log.info("done: step %d, validation %.4f bits/sample; model in %s", state.step,
