@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,7 +33,9 @@ import torch
 from wavegen.engine import stream
 from wavegen.engine.controls import control_every
 from wavegen.errors import WavegenError
+from wavegen.models.io import ModelInfo
 from wavegen.models.two_level import TwoLevel
+from wavegen.models.wavenet import WaveNet
 from wavegen.units.codes import codes_to_units, fill_starts, units_to_codes
 from wavegen.units.store import n_frames_for
 
@@ -47,7 +50,7 @@ def planner_seed(seed: int | None) -> int | None:
     return int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
 
 
-def plan_units(two: TwoLevel, cond: torch.Tensor, n_frames: int, *, temperature: float,
+def plan_units(two: TwoLevel | Planner, cond: torch.Tensor, n_frames: int, *, temperature: float,
                top_p: float, guidance: float, guided: bool, seed: int | None,
                cond_at: CondAt | None = None, sampling_at: SamplingAt | None = None,
                primer_units: torch.Tensor | None = None, engine: str = "auto",
@@ -65,6 +68,8 @@ def plan_units(two: TwoLevel, cond: torch.Tensor, n_frames: int, *, temperature:
         one before it: :func:`wavegen.units.codes.fill_starts`).
     """
     K, rate = two.n_units, two.frame_rate
+    if isinstance(two, TwoLevel):
+        two = Planner(two.planner, K, rate)
     primer = None if primer_units is None else units_to_codes(primer_units, K)
     frame_cond = None if cond_at is None else (lambda f: cond_at(f / rate))
     frame_sampling = None if sampling_at is None else (lambda f: sampling_at(f / rate))
@@ -74,6 +79,27 @@ def plan_units(two: TwoLevel, cond: torch.Tensor, n_frames: int, *, temperature:
                     sampling_at=frame_sampling, control_every=control_every(rate),
                     device=device, threads=threads, chunk_size=max(1, n_frames))
     return fill_starts(codes_to_units(torch.cat(list(chunks), 1), K))
+
+
+@dataclass
+class Planner:
+    """A planner on its own (:func:`planner_of` a planner's model file): the network, its K
+    units and its frame rate."""
+
+    planner: WaveNet
+    n_units: int
+    frame_rate: float
+
+
+def planner_of(net: WaveNet, info: ModelInfo, where: str) -> Planner:
+    """The :class:`Planner` of a loaded planner model file.
+
+    Raises:
+        WavegenError: the file is not a planner.
+    """
+    if not info.is_planner or info.tokenizer is None:
+        raise WavegenError(f"{where} is not a planner (a model trained with level: plan)")
+    return Planner(net, info.config.n_classes - 1, info.step_rate)
 
 
 def render_plan(two: TwoLevel, cond: torch.Tensor, units: torch.Tensor, n_samples: int, *,

@@ -2,6 +2,10 @@
 # The stages every corpus shares, after its own stages 0 (corpus) and 1 (data dirs):
 #   2 dump, 3 evaluation classifier, 4 units (tokenizer and unit tables), 5 train,
 #   6 synthesize, 7 evaluate, 8 listening test and report.
+# Two levels (--planner-config conf/train_planner.yaml): stage 5 trains the renderer
+# (--train-config, a model with local conditioning) into $exp/renderer and the planner into
+# $exp/planner on stage 4's units, and packs them into the two-level $exp/model.pt that
+# stages 6-8 synthesize, score and test like a one-level model.
 # A model trained with local conditioning (a renderer: model.n_units > 0 in its config) has
 # no clips of its own to make from a label alone: stage 6 re-synthesizes the test clips from
 # their plans and scores them (copy synthesis), stages 7 and 8 take those clips.
@@ -25,7 +29,9 @@ data=data                   # Kaldi data dirs train/ valid/ test/ (stage 1's out
 dump=dump
 exp=exp/wavenet
 train_config=conf/train.yaml
+planner_config=             # a planner's config (level: plan): stage 5 trains two levels
 max_steps=                  # override train.max_steps (empty: the config's)
+planner_max_steps=          # override the planner's train.max_steps (empty: its config's)
 train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
 classifier_steps=600        # evaluation classifier training steps (stage 3)
 n_units=256                 # stage 4: units of the tokenizer (k-means clusters, 64-1024)
@@ -37,7 +43,8 @@ resynth_label_only=         # a renderer: one-level model of stage 6's NLL compa
 synth_tags=                 # tag-conditioned corpora: ";"-separated tag sets of stage 6
 copy_check=false            # stage 7: compare every generated clip with the training audio
 eval_packaged=false         # stage 7 also scores the packaged default model, for comparison
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--data D] [--dump D] [--exp E] [...]
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--data D] [--dump D] [--exp E]
+       [--train-config F] [--planner-config F] [...]
 Stages: 2 dump, 3 evaluation classifier, 4 units, 5 train, 6 synthesize (a renderer:
         copy synthesis of the test clips), 7 evaluate, 8 listening test and report."
 . utils/parse_options.sh
@@ -82,7 +89,25 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
 fi
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
-  if stage_done "$exp/.done" 5; then log "stage 5: $exp is trained, skipping"; else
+  if stage_done "$exp/.done" 5; then log "stage 5: $exp is trained, skipping"
+  elif [ -n "$planner_config" ]; then
+    for level in renderer planner; do
+      if [ "$level" = renderer ]; then config=$train_config steps=$max_steps
+      else config=$planner_config steps=$planner_max_steps; fi
+      if stage_done "$exp/$level/.done" 5; then log "stage 5: $exp/$level is trained, skipping"
+      else
+        log "stage 5: training the $level $exp/$level (progress: tail -f $exp/$level/log/train.log)"
+        summary=$(steps/train.sh --cmd "$train_cmd" --max-steps "$steps" \
+          --num-processes "$train_processes" "$config" "$dump" "$exp/$level")
+        log "stage 5: $level $summary"
+        mark_done "$exp/$level/.done"
+      fi
+    done
+    log "stage 5: two-level model -> $exp/model.pt"
+    wavegen pack --planner "$exp/planner/model.pt" --renderer "$exp/renderer/model.pt" \
+      --out "$exp/model.pt" >/dev/null
+    mark_done "$exp/.done"
+  else
     log "stage 5: training $exp (progress: tail -f $exp/log/train.log)"
     steps/train.sh --cmd "$train_cmd" --max-steps "$max_steps" \
       --num-processes "$train_processes" "$train_config" "$dump" "$exp"
@@ -96,11 +121,15 @@ renderer=false
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 6 ]; then
   renderer=$(python -c 'import sys
 from wavegen.errors import WavegenError
-from wavegen.models.io import load_model
+from wavegen.models.two_level import TwoLevel, load_generator
 try:
-    info = load_model(sys.argv[1])[1]
+    loaded = load_generator(sys.argv[1])
 except WavegenError as err:
     sys.exit(f"stages 6-8 need the trained model: {err} (stage 5 writes it)")
+if isinstance(loaded, TwoLevel):  # plans and renders from a label: synthesized as usual
+    print("false")
+    sys.exit(0)
+info = loaded[1]
 if info.config.n_units > 0 and info.label_kind != "utt2genre":
     sys.exit(f"stage 6: {sys.argv[1]} is a renderer conditioned on tags, and copy synthesis "
              "(stages 6-8) is scored per genre; render a clip from its plan with wavegen resynth "

@@ -46,6 +46,16 @@ def _eval_resynth(a: argparse.Namespace) -> None:
     print(json.dumps({k: v["value"] for k, v in result["bars"].items()}))
 
 
+def _eval_plans(a: argparse.Namespace) -> None:
+    from wavegen.eval.plans import evaluate_plans
+
+    result = evaluate_plans(a.model, a.ref, a.train, a.out, seconds=a.seconds, count=a.count,
+                            seeds=tuple(a.seeds), guidance=a.guidance,
+                            temperature=a.temperature, top_p=a.top_p, engine=a.engine)
+    print(json.dumps({k: v for k, v in result.items()
+                      if k not in ("per_genre", "clips", "settings")}))
+
+
 def _report(a: argparse.Namespace) -> None:
     from wavegen.eval.report import write_report
 
@@ -126,6 +136,25 @@ def add_eval_parsers(sub) -> None:
                     help="label-only model of the NLL comparison (default: the packaged model)")
     rs.add_argument("--engine", default="auto", help="generation engine, as for synth")
     number(rs, "--threads", int, 1, 1024, default=None, help="cores of the cpu engine")
+
+    h = ("A planner judged on its plans alone: COUNT plans per genre and seed, scored plan to "
+         "plan against the real test clips' unit tables (tempo and onset rate of the decoded "
+         "onset envelope, plan-level genre from unit histograms, first vs last seconds, the "
+         "longest run copied from a training plan); writes OUT/plans.json and OUT/plans/.")
+    pl = sub.add_parser("eval-plans", help=h, description=h)
+    pl.set_defaults(func=_eval_plans)
+    pl.add_argument("--model", default=None,
+                    help="planner or two-level model file (default: the packaged model)")
+    pl.add_argument("--ref", required=True, help="dump of the real test clips, with units/")
+    pl.add_argument("--train", required=True, help="dump of the training clips, with units/")
+    pl.add_argument("--out", required=True, type=output_dir, help="output folder")
+    number(pl, "--seconds", float, 0.0, 600.0, lo_open=True, default=30.0,
+           help="seconds of each plan (and of each real clip's plan)")
+    number(pl, "--count", int, 1, 100, default=3, help="plans per genre and seed")
+    number(pl, "--seeds", int, 0, 2**32 - 1, nargs="+", default=[1],
+           help="sampling seeds (one batch each)")
+    sampling_flags(pl, "classifier-free guidance on the genre", defaults="the planner's")
+    pl.add_argument("--engine", default="auto", help="generation engine, as for synth")
 
     h = "Plot training and validation bits/sample and the learning rate of EXP to a PNG."
     pp = sub.add_parser("plot-training", help=h, description=h)

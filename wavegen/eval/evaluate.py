@@ -35,9 +35,11 @@ from wavegen.eval.metrics import (
     inception_score,
 )
 from wavegen.models.io import load_model
+from wavegen.models.two_level import TwoLevel, load_generator
 from wavegen.models.wavenet import WaveNet
 from wavegen.outputs import check_output_dir, write_text
 from wavegen.progress import progress
+from wavegen.units.codes import start_code, units_to_codes
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,33 @@ def plan_nll(net: WaveNet, clip: np.ndarray, cond: torch.Tensor,
     extra = {} if units is None else {"units": units[None]}
     logits = net(inputs, cond[None], **extra)  # (1, A, N)
     return float(F.cross_entropy(logits, codes[None])) / math.log(2.0)
+
+
+@torch.no_grad()
+def two_level_nll(two: TwoLevel, clips: list[np.ndarray], conds: torch.Tensor, seconds: float,
+                  names: list[str]) -> dict[str, float]:
+    """NLL of real clips (N,) at the model's rate under a two-level model: the planner's bits
+    per frame of each clip's own plan (its tokenizer's units, from the start symbol), the
+    renderer's bits per sample given that plan, and their sum per sample, an upper bound of the
+    clip's NLL (the plan is a function of the audio: -log p(x) <= -log p(u) - log p(x | u)).
+    Clips weigh by length. conds (N, C)."""
+    from wavegen.resynth import plan_of_audio
+
+    n = int(seconds * two.sample_rate)
+    plan_bits, render_bits, samples, frames = 0.0, 0.0, 0, 0
+    for clip, cond, name in zip(clips, conds, names, strict=True):
+        clip = clip[:n]
+        units = plan_of_audio(clip, two.tokenizer, name)  # (F,)
+        render_bits += plan_nll(two.renderer, clip, cond, units) * clip.size
+        codes = torch.cat([torch.tensor([start_code(two.n_units)]),
+                           units_to_codes(units, two.n_units)])[None]  # (1, F + 1)
+        logits = two.planner(codes[:, :-1], cond[None])  # (1, K + 1, F)
+        plan_bits += F.cross_entropy(logits, codes[:, 1:], reduction="sum").item() / math.log(2)
+        samples, frames = samples + clip.size, frames + units.numel()
+    samples, frames = max(1, samples), max(1, frames)
+    return {"nll_bits_per_sample": (plan_bits + render_bits) / samples,
+            "nll_plan_bits_per_frame": plan_bits / frames,
+            "nll_render_bits_per_sample": render_bits / samples}
 
 
 def _split_halves(emb: np.ndarray, classes: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
@@ -256,7 +285,15 @@ def evaluate(
     if train is not None:
         result["copies"] = _copies(clf, gen, gen_paths, gen_emb, train, real, utts,
                                    real_labels, rate, max_seconds, copy_threshold)
-    if model is not None:
+    if model is not None and isinstance(two := load_generator(model), TwoLevel):
+        if two.vocab != vocab:
+            raise WavegenError(f"model {model} and the classifier have different vocabularies")
+        result.update(two_level_nll(two, [resample(c, rate, two.sample_rate) for c in real],
+                                    torch.from_numpy(real_targets), nll_seconds,
+                                    [f"clip {u} of {ref}" for u in utts]))
+        result["model"] = str(model)
+        result["nll_seconds_per_clip"] = nll_seconds
+    elif model is not None:
         net, info = load_model(model)
         if info.vocab != vocab:
             raise WavegenError(f"model {model} and the classifier have different vocabularies")

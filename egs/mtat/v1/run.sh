@@ -24,6 +24,8 @@ checksums=                  # checksum file for a mirror with its own build (wav
 n_tags=50                   # keep the training folders' n most frequent tags
 tag_list=                   # or the tags of this file (one a line); "standard": the usual top 50
 train_config=conf/train.yaml
+planner_config=             # a planner (level: plan): stage 5 trains two levels
+planner_max_steps=          # override the planner's train.max_steps
 max_steps=                  # override train.max_steps (empty: the config's)
 train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
 synth_duration=5.0          # seconds per synthesized clip
@@ -68,6 +70,7 @@ fi
 if [ "$stop_stage" -ge 2 ]; then
   ./wavenet.sh --stage "$rerun_from" --stop-stage "$stop_stage" --nj "$nj" --data "$data" \
     --dump "$dump" --exp "$exp" --train-config "$train_config" --max-steps "$max_steps" \
+    --planner-config "$planner_config" --planner-max-steps "$planner_max_steps" \
     --train-processes "$train_processes" --classifier-steps "$classifier_steps" \
     --n-units "$n_units" --unit-hop "$unit_hop" \
     --synth-duration "$synth_duration" --synth-seed "$synth_seed" --synth-tags "$synth_tags"

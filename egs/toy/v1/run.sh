@@ -3,10 +3,12 @@
 # arrangements played by a General MIDI SoundFont; or the older procedural one) goes through
 # the same stages as the real corpora: corpus -> data dirs -> dump -> units -> train -> synthesize.
 #
-#   ./run.sh                          # everything
+#   ./run.sh                          # everything: two levels (a planner and a renderer)
 #   ./run.sh --stage 5 --stop-stage 6 # train on (resume, e.g. with a larger --max-steps), resynthesize
-#   ./run.sh --train-config conf/train_renderer.yaml --exp exp/renderer
-#                                     # a renderer on stage 4's units: stage 6 is copy synthesis
+#   ./run.sh --train-config conf/train.yaml --planner-config "" --exp exp/one_level
+#                                     # one level: a WaveNet on the genre alone
+#   ./run.sh --train-config conf/train_renderer.yaml --planner-config "" --exp exp/renderer
+#                                     # a renderer alone on stage 4's units: stage 6 is copy synthesis
 # Finished stages leave .done markers and a plain re-run skips them; an explicit --stage N
 # runs stage N and the later ones again (Kaldi's convention), re-using their outputs where
 # that is safe (training resumes from its last checkpoint: give a new --exp to train afresh).
@@ -24,7 +26,10 @@ clips_per_genre=12          # corpus size
 clip_duration=30.0          # seconds per clip (GTZAN's length)
 corpus_seed=1               # the packaged model trained on seed 0: the demo scores it on unseen clips
 recording_chain=false       # rendered corpus: add a room and a noise floor to every clip
-train_config=conf/train.yaml
+train_config=conf/train_renderer_demo.yaml  # the renderer (or a one-level model: conf/train.yaml
+                            # with --planner-config "")
+planner_config=conf/train_planner_demo.yaml  # the planner: stage 5 trains two levels
+planner_max_steps=          # override the planner's train.max_steps
 max_steps=                  # override train.max_steps (empty: the config's)
 train_processes=1           # training processes (GPUs) in the training job (accelerate launch)
 synth_duration=4.5          # seconds per synthesized clip (receptive field + 3 s)
@@ -73,6 +78,7 @@ fi
 if [ "$stop_stage" -ge 2 ]; then
   ./wavenet.sh --stage "$rerun_from" --stop-stage "$stop_stage" --nj "$nj" --data "$data" \
     --dump "$dump" --exp "$exp" --train-config "$train_config" --max-steps "$max_steps" \
+    --planner-config "$planner_config" --planner-max-steps "$planner_max_steps" \
     --train-processes "$train_processes" --classifier-steps "$classifier_steps" \
     --n-units "$n_units" --unit-hop "$unit_hop" \
     --synth-duration "$synth_duration" --synth-seed "$synth_seed" \
