@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "PCM), .flac, .ogg or .mp3")
     sp.add_argument("--plan-out", default=None, metavar="PATH",
                     help="two-level model: write each clip's plan of units as JSON (the file "
-                         "for one clip, a folder of <clip>.plan.json for several)")
+                         "with --out, a folder of <clip>.plan.json with --out-dir)")
     sp.add_argument("--plan", default=None, metavar="FILE",
                     help="two-level model: render this plan file (from --plan-out or wavegen "
                          "units clip, edited or not) instead of drawing one from the planner")

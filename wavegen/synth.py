@@ -209,8 +209,8 @@ def synthesize(
         threads: cores the ``cpu`` engine uses (default: all). Its samples depend on the
             count, so rendering a ``wavegen live`` take again takes the take's count.
         plan_out: a two-level model: write each clip's plan of units (JSON plan files,
-            :mod:`wavegen.units.plan`): the file for one clip, a folder for several
-            (``<clip>.plan.json``).
+            :mod:`wavegen.units.plan`): the file with ``out``, a folder of
+            ``<clip>.plan.json`` with ``out_dir``.
         plan_in: a two-level model: render this plan file instead of drawing one from the
             planner (every clip renders it; ``duration`` None: the plan's length).
 
@@ -292,7 +292,7 @@ def synthesize(
     if n_samples < 1:
         raise WavegenError(f"--duration {duration} is shorter than one sample")
     if two is not None:
-        plan_files = plan_paths(plan_out, plan)
+        plan_files = plan_paths(plan_out, plan, out is not None)
         render_two_level(two, plan, cond, n_samples, tracks if moving else None, seed=seed,
                          temperature=temperature, top_p=top_p, guidance=guidance,
                          guided=guided, sampling_at=sampling_at, prime=prime,
@@ -316,13 +316,14 @@ def synthesize(
     return paths
 
 
-def plan_paths(plan_out: str | os.PathLike[str] | None,
-               plan: list[tuple[str, Path]]) -> list[Path] | None:
-    """Where each clip's plan goes: ``plan_out`` itself for one clip, else
-    ``plan_out/<clip>.plan.json`` (the folder made if missing); None without ``plan_out``."""
+def plan_paths(plan_out: str | os.PathLike[str] | None, plan: list[tuple[str, Path]],
+               one_file: bool) -> list[Path] | None:
+    """Where each clip's plan goes: ``plan_out`` itself for one clip written with ``--out``
+    (``one_file``), else ``plan_out/<clip>.plan.json`` (the folder made if missing); None
+    without ``plan_out``."""
     if plan_out is None:
         return None
-    if len(plan) == 1:
+    if one_file:
         return [check_output_file(plan_out)]
     folder = check_output_dir(plan_out)
     return [folder / f"{path.stem}.plan.json" for _, path in plan]

@@ -127,7 +127,7 @@ try:
 except WavegenError as err:
     sys.exit(f"stages 6-8 need the trained model: {err} (stage 5 writes it)")
 if isinstance(loaded, TwoLevel):  # plans and renders from a label: synthesized as usual
-    print("false")
+    print("two")
     sys.exit(0)
 info = loaded[1]
 if info.config.n_units > 0 and info.label_kind != "utt2genre":
@@ -137,6 +137,9 @@ if info.config.n_units > 0 and info.label_kind != "utt2genre":
              "a genre corpus")
 print(str(info.config.n_units > 0).lower())' "$exp/model.pt")
 fi
+# A two-level model writes each clip's plan beside it (stage 8's report draws it).
+two_level=false
+if [ "$renderer" = two ]; then two_level=true renderer=false; fi
 # What stage 6 writes and stages 7-8 score: a renderer's copy syntheses of the test clips
 # (and the excerpts they were made from), or a one-level model's clips per genre.
 if [ "$renderer" = true ]; then
@@ -162,7 +165,8 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
         log "stage 6: $synth_count clip(s) of ${synth_duration}s per genre -> $synth_dir"
       fi
       steps/synth.sh --cmd "$cpu_cmd" --duration "$synth_duration" --seed "$synth_seed" \
-        --count "$synth_count" --tags "$synth_tags" "$exp/model.pt" "$synth_dir"
+        --count "$synth_count" --tags "$synth_tags" --plans "$two_level" "$exp/model.pt" \
+        "$synth_dir"
     fi
     mark_done "$synth_dir/.done"
   fi

@@ -4,9 +4,10 @@
 #
 # Usage: steps/synth.sh [--cmd utils/run.sh] [--duration S] [--count N] [--seed S]
 #                       [--temperature T] [--guidance S] [--genre all] [--tags "a,b;c,d"]
-#                       <model.pt> <out-dir>
+#                       [--plans true] <model.pt> <out-dir>
 #   --temperature, --guidance   empty (default): the model file's own sampling defaults
 #   --tags "rock,guitar,fast;classical,piano"   two tag sets, --count clips each
+#   --plans true   a two-level model: each clip's plan to <out-dir>/plans/<clip>.plan.json
 set -euo pipefail
 cmd=utils/run.sh
 duration=2.0
@@ -16,6 +17,7 @@ temperature=
 guidance=
 genre=all
 tags=
+plans=false
 help_message="Usage: $0 [options] <model.pt> <out-dir>"
 . utils/parse_options.sh
 [ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
@@ -24,6 +26,7 @@ mkdir -p "$out/log"
 common=(--model "$model" --count "$count" --duration "$duration" --seed "$seed" --out-dir "$out")
 [ -z "$temperature" ] || common+=(--temperature "$temperature")
 [ -z "$guidance" ] || common+=(--guidance "$guidance")
+[ "$plans" = true ] && common+=(--plan-out "$out/plans")
 if [ -z "$tags" ]; then
   $cmd "$out/log/synth.log" wavegen synth --genre "$genre" "${common[@]}"
 else

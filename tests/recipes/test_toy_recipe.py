@@ -177,6 +177,8 @@ def test_two_levels_train_pack_and_synthesize_per_genre(tmp_path):
         assert (exp / level / "model.pt").is_file() and (exp / level / ".done").is_file()
     wavs = sorted((exp / "synth").glob("*.wav"))
     assert len(wavs) == 10 and all(sf.info(str(w)).frames == 4000 for w in wavs)
+    plans = sorted(p.name for p in (exp / "synth" / "plans").iterdir())
+    assert plans == [f"{w.stem}.plan.json" for w in wavs]  # drawn under the report's clips
     scored = json.loads((exp / "eval" / "exp" / "eval.json").read_text())
     assert scored["generated"]["n"] == 10
     parts = scored["nll_plan_bits_per_frame"] / 160 + scored["nll_render_bits_per_sample"]

@@ -28,6 +28,7 @@ from wavegen.errors import WavegenError  # noqa: E402
 from wavegen.machine import run_facts  # noqa: E402
 from wavegen.outputs import atomic_output_dir  # noqa: E402
 from wavegen.progress import progress  # noqa: E402
+from wavegen.units.plan import read_plan  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,17 @@ def plot_confusion(confusion: list[list[int]], vocab: list[str], png: Path, titl
     plt.close(fig)
 
 
-def plot_spectrogram(samples: np.ndarray, rate: int, png: Path) -> None:
+def plot_spectrogram(samples: np.ndarray, rate: int, png: Path,
+                     plan: tuple[np.ndarray, float, int] | None = None) -> None:
     """Power spectrogram in dB (re full scale) with time and frequency axes and a colour bar;
-    the colour range is fixed (-100..0 dB) so that clips compare across the page."""
-    fig, ax = plt.subplots(figsize=(4.2, 2.4))
+    the colour range is fixed (-100..0 dB) so that clips compare across the page. With
+    ``plan`` = (unit ids (F,), frames per second, K), the plan the clip was rendered from is
+    drawn under it on the same time axis: one mark per frame at its unit id."""
+    if plan is None:
+        fig, ax = plt.subplots(figsize=(4.2, 2.4))
+    else:
+        fig, (ax, below) = plt.subplots(2, 1, figsize=(4.2, 3.4), sharex=True,
+                                        gridspec_kw={"height_ratios": [2.4, 1.0]})
     with np.errstate(divide="ignore"):  # digital silence: -inf dB, drawn at the floor colour
         *_, image = ax.specgram(samples, NFFT=512, Fs=rate, noverlap=384, cmap="magma",
                                 vmin=-100, vmax=0)
@@ -105,6 +113,17 @@ def plot_spectrogram(samples: np.ndarray, rate: int, png: Path) -> None:
     bar = fig.colorbar(image, ax=ax, pad=0.02)
     bar.set_label("dB", fontsize=7)
     bar.ax.tick_params(labelsize=6)
+    if plan is not None:
+        units, frame_rate, k = plan
+        ax.set_xlabel("")
+        below.scatter(np.arange(units.size) / frame_rate, units, s=3, c=units, cmap="tab20",
+                      vmin=0, vmax=k, marker="s", linewidths=0)
+        below.set_ylim(-0.5, k - 0.5)
+        below.set_xlim(0, samples.size / rate)
+        below.set_ylabel("plan: unit", fontsize=7)
+        below.set_xlabel("time (s)", fontsize=7)
+        below.tick_params(labelsize=6)
+        fig.colorbar(image, ax=below, pad=0.02).ax.set_visible(False)  # aligned time axes
     fig.tight_layout()
     fig.savefig(png, dpi=90)
     plt.close(fig)
@@ -123,8 +142,33 @@ def _clip(src: str, name: str, out: Path, start: float = 0.0) -> tuple[str, str]
     first = min(int(start * rate), max(0, samples.size - 1))
     samples = samples[first: first + int(CLIP_SECONDS * rate)]
     write_wav(out / "audio" / f"{name}.wav", samples, rate)
-    plot_spectrogram(samples, rate, out / "img" / f"{name}.png")
+    plot_spectrogram(samples, rate, out / "img" / f"{name}.png",
+                     _plan_window(src, start, samples.size / rate))
     return f"audio/{name}.wav", f"img/{name}.png"
+
+
+def plan_file_of(clip: str | os.PathLike[str]) -> Path:
+    """Where a two-level model's clip keeps its plan: ``DIR/plans/<clip stem>.plan.json``
+    (``wavegen synth --out-dir DIR --plan-out DIR/plans``, as recipe stage 6 writes them)."""
+    clip = Path(clip)
+    return clip.parent / "plans" / f"{clip.stem}.plan.json"
+
+
+def _plan_window(src: str, start: float, seconds: float
+                 ) -> tuple[np.ndarray, float, int] | None:
+    """The frames of ``src``'s plan under the excerpt shown, if the clip has a plan file."""
+    path = plan_file_of(src)
+    if not path.is_file():
+        return None
+    try:
+        plan = read_plan(path)
+    except WavegenError as err:
+        log.warning("report: %s", err)
+        return None
+    frame_rate = plan.sample_rate / plan.hop
+    first = int(start * frame_rate)
+    return (plan.units[first:first + max(1, round(seconds * frame_rate))], frame_rate,
+            plan.n_units)
 
 
 def _fmt(value: Any, pct: bool = False, digits: int = 3) -> str:
