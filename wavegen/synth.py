@@ -361,7 +361,8 @@ def render_two_level(two: TwoLevel, plan: list[tuple[str, Path]], cond: torch.Te
             raise WavegenError(f"the plan has {given_plan.n_frames} frames "
                                f"({given_plan.seconds:.2f} s); --duration "
                                f"{n_samples / rate:.2f} s needs {n_frames}")
-        units = torch.from_numpy(given_plan.units[:n_frames]).long().expand(B, -1)
+        # Whole: frames past the clip are what its last frames look ahead to.
+        units = torch.from_numpy(given_plan.units).long().expand(B, -1)
     else:
         settings = None if sampling_at is None else (lambda t: sampling_at(int(t * rate)))
         units = plan_units(two, cond, n_frames, temperature=temperature, top_p=top_p,

@@ -107,8 +107,9 @@ def render_plan(two: TwoLevel, cond: torch.Tensor, units: torch.Tensor, n_sample
                 primer_codes: torch.Tensor | None = None, engine: str = "auto",
                 device: str = "cpu", threads: int | None = None) -> Iterator[torch.Tensor]:
     """Stream the renderer's mu-law codes (B, <= chunk) for ``units`` (B, F): the plan of the
-    primer's frames (if any) and then of the ``n_samples`` new samples, with the renderer's
-    stored sampling defaults.
+    primer's frames (if any) and then of the ``n_samples`` new samples (frames past them are
+    what the last frames' biases look ahead to), with the renderer's stored sampling
+    defaults.
 
     Raises:
         WavegenError: the plan does not cover the primer and the samples; a renderer whose
@@ -133,7 +134,7 @@ def render_plan(two: TwoLevel, cond: torch.Tensor, units: torch.Tensor, n_sample
                   temperature=temperature, top_p=top_p, guidance=guidance,
                   guided=guidance != 1.0, seed=seed, primer=primer_codes, cond_at=sample_cond,
                   control_every=control_every(rate), device=device, threads=threads,
-                  local=two.renderer.local_bias(units[:, :need]).to(device))
+                  local=two.renderer.local_bias(units).to(device))
 
 
 def frames_for_seconds(seconds: float, rate: float) -> int:

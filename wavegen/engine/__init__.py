@@ -185,6 +185,7 @@ def stream(
     threads: int | None = None,
     local: LocalBias | None = None,
     units: torch.Tensor | None = None,
+    local_at: Callable[[int], LocalBias | None] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Generate ``n_samples`` mu-law codes per batch row, yielding (B, <= chunk_size) chunks.
 
@@ -217,6 +218,13 @@ def stream(
             the same plan (guidance acts on the global label only).
         units: instead of ``local``, (B, F) long unit ids (-1: outside the plan) for a
             WaveNet with local conditioning, turned into its plan by ``model.local_bias``.
+        local_at: a plan that grows while it is played (``wavegen live`` with a two-level
+            model): sample index -> a longer plan (B, F', L, G) on ``device`` (frames still
+            counted from step 0, the frames already played unchanged) or None to keep the
+            current one; read at every ``control_every``-th sample like ``cond_at``, before
+            the block is generated (``Engine.set_local``). ``local`` is then the plan of the
+            first blocks and need not cover ``n_samples``; a block the plan does not reach is
+            refused by the engine.
 
     Engines with a fused ``run(prev, uniforms, temperature, top_p, guidance)`` generate a
     whole chunk per call; others go through ``step`` sample by sample. Both sample
@@ -238,7 +246,9 @@ def stream(
     w, _ = _prepare(model_or_weights, cond, device)
     plan = _plan(model_or_weights, w, B, device, local, units)
     n_primer = 0 if primer is None else primer.shape[1]
-    check_plan_covers(plan, n_primer + n_samples,
+    if local_at is not None and plan is None:
+        raise WavegenError("local_at extends a plan: give the first blocks' plan as local=")
+    check_plan_covers(plan, n_primer + (1 if local_at is not None else n_samples),
                       f"the primer ({n_primer}) and the samples ({n_samples})")
     eng = build_engine(w, torch.cat([cond, torch.zeros_like(cond)]) if guided else cond,
                        engine, device, threads,
@@ -269,8 +279,13 @@ def stream(
                  else torch.from_numpy(rng.random((n, B), dtype=np.float32).T.copy()))
             u = u.to(device)
             parts = []
-            moving = cond_at is not None or sampling_at is not None
+            moving = cond_at is not None or sampling_at is not None or local_at is not None
             for b0, b1 in _control_blocks(start, n, control_every if moving else n):
+                if local_at is not None:
+                    grown = local_at(b0)
+                    if grown is not None:
+                        grown = checked_local(grown, w, B, device)
+                        eng.set_local(grown.repeat_rows() if guided else grown)
                 if cond_at is not None:
                     c = _checked_cond(cond_at(b0), cond, b0)
                     eng.set_cond(torch.cat([c, torch.zeros_like(c)]) if guided else c)

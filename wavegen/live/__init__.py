@@ -8,6 +8,7 @@ page and its AudioWorklet. docs/live.md describes the design and its measurement
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 
@@ -16,7 +17,8 @@ from wavegen.errors import WavegenError
 from wavegen.live.controls import initial_controls
 from wavegen.live.player import LivePlayer, ModelInfo
 from wavegen.live.server import LiveServer
-from wavegen.models.io import load_model, require_label_only
+from wavegen.models.io import require_label_only
+from wavegen.models.two_level import TwoLevel, load_generator
 
 MAX_LEAD = 2.0  # seconds
 
@@ -42,9 +44,17 @@ def start_live(model: str | os.PathLike[str] | None = None, host: str = "127.0.0
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise WavegenError(f"--threads must be a whole number >= 1, got {threads}")
     dev = resolve_device(device)
-    net, info = load_model(model)
-    require_label_only(info, "the packaged model" if model is None else f"model file {model}",
-                       "wavegen live")
+    loaded = load_generator(model)
+    two = loaded if isinstance(loaded, TwoLevel) else None
+    if two is None:
+        assert not isinstance(loaded, TwoLevel)
+        net, info = loaded
+        require_label_only(info, "the packaged model" if model is None else f"model file "
+                           f"{model}", "wavegen live")
+    else:  # the page's sampling controls steer the planner; the renderer keeps its own
+        net, info = two.renderer, dataclasses.replace(
+            two.renderer_info, null_condition=two.planner_info.null_condition,
+            synth_defaults=two.planner_info.synth_defaults)
     weights = net.export_weights()
     resolve_engine(engine, dev, weights)
     defaults = dict(info.synth_defaults)
@@ -52,8 +62,8 @@ def start_live(model: str | os.PathLike[str] | None = None, host: str = "127.0.0
         defaults["guidance"] = 1.0  # nothing to guide with; the page disables the slider
     controls = initial_controls(info.vocab, info.label_kind, defaults, genre)
     player = LivePlayer(ModelInfo(weights, info.vocab, info.label_kind, info.sample_rate,
-                                  info.null_condition), controls, engine=engine, device=str(dev),
-                        lead=lead, threads=threads)
+                                  info.null_condition, two), controls, engine=engine,
+                        device=str(dev), lead=lead, threads=threads)
     flags = [*(["--model", str(model)] if model is not None else []),
              *(["--engine", engine] if engine != "auto" else []),
              *(["--device", str(dev)] if dev.type != "cpu" else []),

@@ -36,7 +36,10 @@ from wavegen.engine import stream
 from wavegen.engine.controls import control_every
 from wavegen.errors import WavegenError
 from wavegen.live.controls import ControlLog, Controls, apply_change, condition_of
+from wavegen.live.plan_ahead import PlanAhead
+from wavegen.models.two_level import TwoLevel
 from wavegen.models.weights import WaveNetWeights
+from wavegen.units.plan import make_plan
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,10 @@ class ModelInfo:
     label_kind: str
     rate: int
     guided: bool  # trained with conditioning dropout: the take runs the unconditional twins
+    # A two-level model: the planner writes each take's plan ahead of the renderer
+    # (``plan_ahead.py``), ``weights`` are the renderer's, the controls' sampling settings and
+    # ``guided`` the planner's; the renderer samples with its stored defaults.
+    two: TwoLevel | None = None
 
 
 @dataclass
@@ -84,6 +91,7 @@ class _Take:
     ready: bool = False  # the page's worklet has reported on this take: generate for it
     pending: list[_Pending] = field(default_factory=list)
     max_latency_ms: float = 0.0
+    plan: PlanAhead | None = None  # a two-level model's plan of this take
 
 
 class LivePlayer:
@@ -180,9 +188,13 @@ class LivePlayer:
                 raise WavegenError(f"samples must be 1..{take.generated} (generated so far), "
                                    f"got {samples}")
             auto = take.log.automation(samples, self.model.label_kind)
-            return {"type": "recording", "take": take.number, "seed": take.seed,
-                    "samples": samples, "seconds": samples / self.model.rate,
-                    "automation": auto}
+            out = {"type": "recording", "take": take.number, "seed": take.seed,
+                   "samples": samples, "seconds": samples / self.model.rate,
+                   "automation": auto}
+            if take.plan is not None and self.model.two is not None:
+                units = take.plan.plan_of(samples).numpy()
+                out["plan"] = make_plan(units, self.model.two.tokenizer.identity()).to_json()
+            return out
 
     def stats(self) -> dict[str, Any]:
         """Generation speed since the last call (x real time while generating) and the lead."""
@@ -291,6 +303,9 @@ class LivePlayer:
         """The take's endless stream of control blocks (generated in this thread)."""
         c0 = self._vector(take.controls)
         t, p, g = take.controls.settings()
+        two = self.model.two
+        if two is not None:
+            return self._rendered(take, two, c0)
         return stream(self.model.weights, c0[None], ENDLESS, engine=self.engine,
                       temperature=t, top_p=p, guidance=g, seed=take.seed,
                       chunk_size=self.control_every, device=self.device,
@@ -298,6 +313,28 @@ class LivePlayer:
                       control_every=self.control_every,
                       sampling_at=lambda start: self._read(take, start).settings(),
                       guided=self.model.guided, threads=self.threads)
+
+    def _rendered(self, take: _Take, two: TwoLevel, c0: torch.Tensor) -> Iterator[torch.Tensor]:
+        """A two-level take: the planner's plan (:class:`PlanAhead`, reading the controls in
+        force) rendered block by block with the renderer's stored sampling settings; the
+        label reaches the renderer at its blocks as with a one-level model (and is logged)."""
+        def now() -> Controls:
+            with self._cond:
+                return take.controls
+
+        plan = PlanAhead(two, lambda: self._vector(now()), lambda: now().settings(),
+                         take.seed, self.model.guided, self.engine, self.device, self.threads)
+        take.plan = plan
+        first = plan.local_at(0)
+        r = two.renderer_info.synth_defaults
+        guidance = r.get("guidance", 1.0)
+        return stream(self.model.weights, c0[None], ENDLESS, engine=self.engine,
+                      temperature=r.get("temperature", 1.0), top_p=r.get("top_p", 1.0),
+                      guidance=guidance, guided=guidance != 1.0, seed=take.seed,
+                      chunk_size=self.control_every, device=self.device,
+                      cond_at=lambda start: self._controls_at(take, start)[None],
+                      control_every=self.control_every, local=first,
+                      local_at=plan.local_at, threads=self.threads)
 
     def _read(self, take: _Take, start: int) -> Controls:
         """The controls of the block at ``start`` (recorded once, when ``cond_at`` reads it)."""

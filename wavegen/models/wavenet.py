@@ -25,6 +25,7 @@ from wavegen.models.local import FrameNet, check_units
 from wavegen.models.weights import LocalBias, WaveNetWeights
 
 IMPLS = ("fused", "reference")
+PLAN_BLOCK = 32  # frames of a plan the frame network computes at once for the engines
 T = TypeVar("T")
 
 
@@ -274,6 +275,26 @@ class WaveNet(nn.Module):
         position n does in :meth:`forward` with offset 0. Frames marked -1 get zero bias.
         (The frame network has no training-time behaviour: no dropout, no batch statistics.)
 
+        The table is computed in blocks of ``PLAN_BLOCK`` frames (:meth:`frame_blocks`), so
+        a plan that grows while it plays gets, frame for frame and bit for bit, the table
+        of the whole plan.
+
+        Raises:
+            WavegenError: a model without local conditioning, or malformed units.
+        """
+        n_frames = check_units(units, self.cfg.n_units).shape[1]
+        table = self.frame_blocks(units, 0, -(-n_frames // PLAN_BLOCK))
+        return LocalBias(table[:, :n_frames], self.cfg.unit_hop)
+
+    @torch.no_grad()
+    def frame_blocks(self, units: torch.Tensor, first: int, last: int) -> torch.Tensor:
+        """The frame network's table of blocks ``first .. last - 1`` of a plan (frames
+        ``first * PLAN_BLOCK .. last * PLAN_BLOCK - 1``): (B, (last - first) * PLAN_BLOCK,
+        L, G) float32. Block k is computed from the window of units ``k * PLAN_BLOCK -
+        unit_context .. (k + 1) * PLAN_BLOCK + unit_context - 1`` (-1 outside ``units``), one
+        window at a time, so its values depend on those units only, not on the plan's length
+        or on how many blocks are asked for at once.
+
         Raises:
             WavegenError: a model without local conditioning, or malformed units.
         """
@@ -281,9 +302,20 @@ class WaveNet(nn.Module):
             raise WavegenError("this model has no local conditioning (model.n_units 0): it "
                                "takes no plan of units")
         units = check_units(units, self.cfg.n_units).to(self.embed.weight.device)
+        ctx, (B, n_frames) = self.cfg.unit_context, units.shape
+        parts = []
         with torch.autocast(units.device.type, enabled=False):
-            table = self.frame_net(units).float()  # (B, F, L, G)
-        return LocalBias(table, self.cfg.unit_hop)
+            for k in range(first, last):
+                lo, hi = k * PLAN_BLOCK - ctx, (k + 1) * PLAN_BLOCK + ctx
+                window = torch.full((B, hi - lo), -1, dtype=torch.long, device=units.device)
+                a, b = max(lo, 0), min(hi, n_frames)
+                if b > a:
+                    window[:, a - lo:b - lo] = units[:, a:b]
+                parts.append(self.frame_net(window)[:, ctx:ctx + PLAN_BLOCK].float())
+        if not parts:
+            return torch.zeros(B, 0, self.cfg.n_layers, self.cfg.gate_channels,
+                               device=units.device)
+        return torch.cat(parts, 1)  # (B, (last - first) * PLAN_BLOCK, L, G)
 
     def _fused_forward(self, codes: torch.Tensor, cond: torch.Tensor,
                        table: torch.Tensor | None) -> torch.Tensor:

@@ -200,7 +200,8 @@ function saveRecording(msg) {
   const base = `wavegen-live-take${msg.take}-seed${msg.seed}`;
   const wav = $("wav-link");
   const json = $("json-link");
-  for (const a of [wav, json]) if (a.href) URL.revokeObjectURL(a.href);
+  const plan = $("plan-link");
+  for (const a of [wav, json, plan]) if (a.href) URL.revokeObjectURL(a.href);
   wav.href = URL.createObjectURL(wavBlob(msg.samples, live.rate));
   wav.download = base + ".wav";
   wav.textContent = `${base}.wav (${msg.seconds.toFixed(2)} s)`;
@@ -208,9 +209,20 @@ function saveRecording(msg) {
                                            {type: "application/json"}));
   json.download = base + ".json";
   json.textContent = base + ".json";
+  // A two-level model's take: the plan its planner wrote, which the render takes as given.
+  plan.hidden = !msg.plan;
+  plan.removeAttribute("href");
+  let planFlag = "";
+  if (msg.plan) {
+    plan.href = URL.createObjectURL(new Blob([JSON.stringify(msg.plan)],
+                                             {type: "application/json"}));
+    plan.download = base + ".plan.json";
+    plan.textContent = base + ".plan.json";
+    planFlag = ` --plan ${base}.plan.json`;
+  }
   const flags = msg.flags ? " " + msg.flags : "";
-  $("command").textContent = `wavegen synth --automation ${base}.json --seed ${msg.seed} ` +
-    `--duration ${msg.seconds} --out ${base}-render.wav${flags}`;
+  $("command").textContent = `wavegen synth --automation ${base}.json${planFlag} ` +
+    `--seed ${msg.seed} --duration ${msg.seconds} --out ${base}-render.wav${flags}`;
   $("recording").hidden = false;
   live.recording = {base, samples: msg.samples, seed: msg.seed, seconds: msg.seconds,
                     automation: msg.automation, command: $("command").textContent};
