@@ -30,6 +30,8 @@ REQUIRED = {
     "classifier train": ["--dump-dir", "d", "--out", "OUTFILE"],
     "eval": ["--gen", "g", "--ref", "r", "--classifier", "c", "--out", "OUTDIR"],
     "eval-resynth": ["--ref", "r", "--model", "m", "--classifier", "c", "--out", "OUTDIR"],
+    "eval-plans": ["--ref", "r", "--train", "t", "--out", "OUTDIR"],
+    "pack": ["--planner", "p", "--renderer", "r", "--out", "OUTFILE"],
     "report": ["exp"], "plot-training": ["exp"],
     "listen build": ["--type", "mos", "--systems", "a=b", "--out", "OUTDIR"],
     "listen serve": ["test"], "listen report": ["test"],

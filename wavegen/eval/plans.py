@@ -11,7 +11,8 @@ unit tables, the tokenizer's own units of the real audio), so the comparison is 
   fitted on the training plans, scored on the real test plans and on the generated ones
   (conditional accuracy at the plan level);
 - **long-range consistency** (plans of at least 20 s): the tempo of the first and the last
-  10 s, and the plan-level genre of the first and the last 5 s;
+  10 s, and the plan-level genre of the first and the last 5 s, of the generated plans and
+  of the real ones (the ceiling of the measurement);
 - **copies**: the longest run of frames that a generated plan shares with any training plan.
 
 Everything is written to ``OUT/plans.json``; the plans themselves to ``OUT/plans/``.
@@ -205,6 +206,9 @@ def _score(generated: list[dict[str, Any]], real: list[np.ndarray], real_genres:
     rates = [v["onset_rate_ratio"] for v in per_genre.values()]
     longest = [index.longest(g["units"]) for g in generated]
     long_range = _long_range(generated, clf, tok, frame_rate)
+    real_long_range = _long_range([{"units": u, "genre": g} for u, g in zip(real, real_genres,
+                                                                            strict=True)],
+                                  clf, tok, frame_rate)
     return {
         "real_plan_accuracy": float(np.mean(real_pred == np.array(real_genres))),
         "gen_plan_accuracy": float(np.mean(gen_pred == np.array([g["genre"]
@@ -215,6 +219,7 @@ def _score(generated: list[dict[str, Any]], real: list[np.ndarray], real_genres:
         "longest_copied_run_seconds": max(longest) / frame_rate,
         "per_genre": per_genre,
         "long_range": long_range,
+        "real_long_range": real_long_range,
         "clips": [{"name": g["name"], "genre": g["genre"], "predicted": str(p),
                    "tempo": rh["tempo"], "onset_rate": rh["onset_rate"],
                    "longest_copied_run_frames": n}
