@@ -90,3 +90,35 @@ def test_primed_continuations_are_written_per_genre_and_repeat(setup, tmp_path):
         assert rate == 8000 and len(a) == 400
         np.testing.assert_array_equal(a, sf.read(tmp_path / "b" / "synth" / f.name,
                                                  dtype="int16")[0])
+
+
+def test_long_range_compares_the_first_and_last_seconds(setup, tmp_path):
+    """local/long_range.py: a clip that keeps its beat and one that changes tempo half way,
+    judged by a (fresh) classifier file, with the real clips as the ceiling."""
+    from wavegen.eval.classifier import ClassifierConfig, GenreClassifier, save_classifier
+
+    torch.manual_seed(0)
+    clf = GenreClassifier(ClassifierConfig(sample_rate=8000), len(GTZAN_GENRES),
+                          list(GTZAN_GENRES))
+    save_classifier(tmp_path / "clf.pt", clf, {})
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    rate, seconds = 8000, 24
+
+    def clicks(bpm_first, bpm_last):
+        x = np.zeros(rate * seconds, dtype=np.float32)
+        for half, bpm in ((0, bpm_first), (1, bpm_last)):
+            step = round(rate * 60 / bpm)
+            for t in range(half * len(x) // 2, (half + 1) * len(x) // 2, step):
+                x[t:t + 200] = 0.5 * np.hanning(200)
+        return x
+
+    sf.write(clips / "rock_000.wav", clicks(120, 120), rate)
+    sf.write(clips / "jazz_000.wav", clicks(90, 150), rate)
+    out = tmp_path / "long.json"
+    _run("long_range.py", out, clips, "--classifier", tmp_path / "clf.pt", "--real",
+         setup / "dump" / "test", "--seconds", "1")
+    result = json.loads(out.read_text())
+    assert result["generated"]["n"] == 2 and result["real"]["n"] == 10
+    assert result["generated"]["tempo_first_last_within_5pct"] == 0.5
+    assert 0 <= result["generated"]["accuracy_first_5s"] <= 1
