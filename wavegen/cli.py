@@ -127,7 +127,8 @@ def _synth(a: argparse.Namespace) -> None:
 def _pack(a: argparse.Namespace) -> None:
     from wavegen.models.two_level import pack
 
-    print(pack(a.planner, a.renderer, a.out))
+    print(pack(a.planner, a.renderer, a.out, {"temperature": a.temperature,
+                                               "top_p": a.top_p, "guidance": a.guidance}))
 
 
 def _resynth(a: argparse.Namespace) -> None:
@@ -309,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the renderer's model file or checkpoint (model.n_units > 0), trained "
                          "on the same units")
     sp.add_argument("--out", required=True, type=output_file, help="the two-level model file")
+    sampling_flags(sp, "classifier-free guidance", defaults="the planner file's")
 
     sp = add("resynth", _resynth, "Copy synthesis: extract a clip's units with a renderer's "
              "tokenizer and render them (any input rate and channel count).")

@@ -96,3 +96,27 @@ def test_a_planner_alone_is_not_given_to_a_command_that_writes_audio(two_level):
     info = load_model(two_level["planner"])[1]
     with pytest.raises(WavegenError, match="is a planner: .*wavegen pack"):
         require_label_only(info, "model file P", "wavegen synth")
+
+
+def test_pack_sets_the_planners_sampling_defaults(two_level, tmp_path, capsys):
+    from wavegen.cli import main
+
+    out = tmp_path / "two.pt"
+    assert main(["pack", "--planner", str(two_level["planner"]), "--renderer",
+                 str(two_level["renderer"]), "--out", str(out), "--temperature", "1",
+                 "--guidance", "2.5"]) == 0
+    two = load_generator(out)
+    assert isinstance(two, TwoLevel)
+    planner_file = load_model(two_level["planner"])[1].synth_defaults
+    assert two.planner_info.synth_defaults == {**planner_file, "temperature": 1.0,
+                                               "guidance": 2.5}
+    assert two.renderer_info.synth_defaults == load_model(two_level["renderer"])[1].synth_defaults
+    for bad in (["--temperature", "0"], ["--top-p", "1.5"], ["--guidance", "nan"]):
+        with pytest.raises(SystemExit) as exc:  # refused where the flags parse
+            main(["pack", "--planner", str(two_level["planner"]), "--renderer",
+                  str(two_level["renderer"]), "--out", str(tmp_path / "bad.pt"), *bad])
+        assert exc.value.code == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.pt").exists()
+    with pytest.raises(WavegenError, match="unknown sampling"):
+        pack(two_level["planner"], two_level["renderer"], tmp_path / "x.pt", {"heat": 1.0})

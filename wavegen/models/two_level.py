@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from wavegen.config import check_sampling
 from wavegen.errors import WavegenError
 from wavegen.models.io import (
     MODEL_FORMAT,
@@ -107,15 +108,28 @@ def check_pair(planner_info: ModelInfo, renderer_info: ModelInfo, where: str) ->
 
 
 def pack(planner: str | os.PathLike[str], renderer: str | os.PathLike[str],
-         out: str | os.PathLike[str]) -> Path:
+         out: str | os.PathLike[str], sampling: dict[str, float] | None = None) -> Path:
     """Write the two-level file of a planner and a renderer model file (or checkpoint).
 
+    ``sampling``: the planner's stored sampling defaults to replace (``temperature``,
+    ``top_p``, ``guidance``; the ones ``synth`` and ``live`` use when no flag is given), e.g.
+    the settings chosen on the validation set after training.
+
     Raises:
-        WavegenError: either file does not load, or they do not belong together.
+        WavegenError: either file does not load, they do not belong together, or a sampling
+            value is out of range (or guidance without the planner's null label).
     """
+    sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
+    unknown = sorted(set(sampling) - {"temperature", "top_p", "guidance"})
+    if unknown:
+        raise WavegenError(f"pack: unknown sampling setting(s) {', '.join(unknown)}")
+    check_sampling(**sampling)
     p_net, p_info = load_model(planner)
     r_net, r_info = load_model(renderer)
     check_pair(p_info, r_info, f"{planner} and {renderer}")
+    if sampling.get("guidance", 1.0) != 1.0 and not p_info.null_condition:
+        raise WavegenError(f"guidance {sampling['guidance']} needs a planner trained with "
+                           "conditioning dropout (train.cond_dropout > 0); this one was not")
     parts = {}
     for name, path in (("planner", planner), ("renderer", renderer)):
         obj = safe_torch_load(path, "model file")
@@ -126,6 +140,8 @@ def pack(planner: str | os.PathLike[str], renderer: str | os.PathLike[str],
                                     "ema_state_dict", "state_dict", "skipped",
                                     "best_valid_bits", "step")}
         parts[name].update(format=MODEL_FORMAT, state_dict=state)
+    parts["planner"]["synth_defaults"] = {**parts["planner"].get("synth_defaults", {}),
+                                          **sampling}
     out = Path(out)
     atomic_torch_save({"format": FORMAT, "version": VERSION, **parts}, out)
     return out
