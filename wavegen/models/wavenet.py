@@ -282,6 +282,9 @@ class WaveNet(nn.Module):
         Raises:
             WavegenError: a model without local conditioning, or malformed units.
         """
+        if self.frame_net is None:
+            raise WavegenError("this model has no local conditioning (model.n_units 0): it "
+                               "takes no plan of units")
         n_frames = check_units(units, self.cfg.n_units).shape[1]
         table = self.frame_blocks(units, 0, -(-n_frames // PLAN_BLOCK))
         return LocalBias(table[:, :n_frames], self.cfg.unit_hop)
