@@ -122,3 +122,22 @@ def test_long_range_compares_the_first_and_last_seconds(setup, tmp_path):
     assert result["generated"]["n"] == 2 and result["real"]["n"] == 10
     assert result["generated"]["tempo_first_last_within_5pct"] == 0.5
     assert 0 <= result["generated"]["accuracy_first_5s"] <= 1
+
+
+def test_bars_reads_the_figures_of_an_eval_json(tmp_path):
+    """local/bars.py: counts of genres within the tempo and onset-rate bands, the FD ratio."""
+    def genre(real_tempo, gen_tempo, onset_ratio):
+        return {"real": {"tempo_median": real_tempo}, "generated": {"tempo_median": gen_tempo},
+                "onset_rate": {"ratio": onset_ratio}}
+
+    ev = {"generated": {"conditional_accuracy": 0.5,
+                        "per_genre_accuracy": {"rock": 0.9, "jazz": 0.1, "pop": 0.7}},
+          "attacks": {"per_genre": {"rock": genre(120, 126, 1.4), "jazz": genre(100, 150, 0.5),
+                                    "pop": genre(100, None, 1.0)}},
+          "frechet": {"generated_vs_real": {"fd": 30.0}, "real_vs_real": {"fd": 3.0}},
+          "copies": {"n_flagged": 0}}
+    (tmp_path / "eval.json").write_text(json.dumps(ev))
+    line = _run("bars.py", tmp_path / "eval.json")
+    got = json.loads(line.split(" ", 1)[1])
+    assert (got["genres_at_70pct"], got["tempo_within_10pct"], got["onset_rate_in_0.67_1.5"],
+            got["fd_ratio"], got["weakest"]) == (2, 1, 2, 10.0, ["jazz", 0.1])
