@@ -14,7 +14,8 @@ from wavegen.models.io import default_model_path, load_model
 
 COMMANDS = ["toy-corpus", "render-corpus", "download", "prepare", "prepare-mtat", "split-data",
             "check-audio", "merge-data", "merge-dump", "validate-data-dir", "dump", "train",
-            "synth", "resynth", "live", "bench", "classifier", "eval", "eval-resynth", "report",
+            "synth", "pack", "resynth", "live", "bench", "classifier", "eval", "eval-resynth",
+            "eval-plans", "report",
             "plot-training", "listen", "units"]
 
 
