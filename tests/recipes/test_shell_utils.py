@@ -125,7 +125,11 @@ def test_every_recipe_help_lists_all_its_options(recipe: str) -> None:
     script = (folder / "run.sh").read_text().split(". utils/parse_options.sh")[0]
     declared = re.findall(r"^([a-z][a-z0-9_]*)=", script, flags=re.M)
     assert [n.replace("_", "-") for n in declared if n != "help_message"] == list(listed)
-    assert listed["train-config"] == "conf/train.yaml" and "[--train-config FILE]" in result.stderr
+    # The toy recipe (make demo) trains two levels by default, the real corpora one.
+    expected = {"toy": "conf/train_renderer_demo.yaml"}.get(recipe, "conf/train.yaml")
+    assert listed["train-config"] == expected and "[--train-config FILE]" in result.stderr
+    assert listed["planner-config"] == ("conf/train_planner_demo.yaml" if recipe == "toy"
+                                        else "")
     assert "[--config FILE]" not in result.stderr
 
 
