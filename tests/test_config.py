@@ -67,7 +67,7 @@ def test_exponent_float_without_a_dot(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text, key, known", [
     ("model:\n  n_layer: 4\n", "n_layer", "dilation_cycle, gate_channels, n_classes"),
     ("train:\n  lerning_rate: 0.1\n", "lerning_rate", "batch_size, checkpoint_activations"),
-    ("trian:\n  batch_size: 2\n", "trian", "known: model, sample_rate, synth, train"),
+    ("trian:\n  batch_size: 2\n", "trian", "known: level, model, sample_rate, synth, train"),
 ])
 def test_unknown_key(tmp_path: Path, text: str, key: str, known: str) -> None:
     with pytest.raises(WavegenError) as err:
