@@ -23,7 +23,6 @@ stream derived from it (:func:`planner_seed`), so one seed reproduces both.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -136,7 +135,3 @@ def render_plan(two: TwoLevel, cond: torch.Tensor, units: torch.Tensor, n_sample
                   control_every=control_every(rate), device=device, threads=threads,
                   local=two.renderer.local_bias(units).to(device))
 
-
-def frames_for_seconds(seconds: float, rate: float) -> int:
-    """Frames (or samples) that cover ``seconds`` at ``rate`` per second, at least one."""
-    return max(1, math.ceil(seconds * rate - 1e-9))
