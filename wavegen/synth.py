@@ -238,9 +238,9 @@ def synthesize(
             raise WavegenError(f"--plan and --plan-out need a two-level model; {where} is a "
                                "one-level model (it has no planner)")
     else:  # the labels and the rate are the renderer's; the sampling settings the planner's
-        net, info = two.planner, dataclasses.replace(two.renderer_info,
-                                                     null_condition=two.planner_info.null_condition,
-                                                     synth_defaults=two.planner_info.synth_defaults)
+        info = dataclasses.replace(two.renderer_info,
+                                   null_condition=two.planner_info.null_condition,
+                                   synth_defaults=two.planner_info.synth_defaults)
     given_plan = None
     if plan_in is not None:
         assert two is not None

@@ -26,6 +26,25 @@ from wavegen.units.store import UnitStore, n_frames_for
 Batch = tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]
 
 
+def draw_probabilities(store: DumpStore, conds: torch.Tensor, lengths: np.ndarray,
+                       label_weights: dict[str, float] | None) -> torch.Tensor:
+    """How often each utterance is drawn: its length (N,) times the weight of its label in
+    ``label_weights`` (1 for a label not named; several tags: the largest), normalized.
+    conds (N, C) the utterances' label vectors.
+
+    Raises:
+        WavegenError: ``label_weights`` names a label the data lacks.
+    """
+    if label_weights:
+        unknown = sorted(set(label_weights) - set(store.vocab))
+        if unknown:
+            raise WavegenError(f"train.label_weights names {', '.join(unknown)}, not in the "
+                               f"data's vocabulary: {', '.join(store.vocab)}")
+        per_label = np.array([label_weights.get(v, 1.0) for v in store.vocab])
+        lengths = lengths * (conds.numpy() * per_label).max(axis=1).clip(min=1e-12)
+    return torch.from_numpy(lengths / lengths.sum())
+
+
 class SegmentSampler:
     """Draws ``(codes (B, T + 1) long, cond (B, C) float)`` batches, and with ``units``
     ``(codes, cond, units (B, W) long, offset)``: W = ceil(T / hop) + 2 * margin frames of
@@ -57,14 +76,7 @@ class SegmentSampler:
             units.check_aligned({u: store.index[u][1] for u in store.utts}, store.sample_rate)
         lengths = np.array([store.index[u][1] for u in store.utts], dtype=np.float64)
         self.conds = torch.from_numpy(np.stack([store.label_vector(u) for u in store.utts]))
-        if label_weights:
-            unknown = sorted(set(label_weights) - set(store.vocab))
-            if unknown:
-                raise WavegenError(f"train.label_weights names {', '.join(unknown)}, not in the "
-                                   f"data's vocabulary: {', '.join(store.vocab)}")
-            per_label = np.array([label_weights.get(v, 1.0) for v in store.vocab])
-            lengths = lengths * (self.conds.numpy() * per_label).max(axis=1).clip(min=1e-12)
-        self.probs = torch.from_numpy(lengths / lengths.sum())
+        self.probs = draw_probabilities(store, self.conds, lengths, label_weights)
 
     def batch(self, batch_size: int, gen: torch.Generator) -> Batch:
         picks = torch.multinomial(self.probs, batch_size, replacement=True, generator=gen)
@@ -136,15 +148,8 @@ class PlanSegmentSampler:
                 f"{units.hop} samples): shorten the segment")
         self.utts = store.utts
         self.conds = torch.from_numpy(np.stack([store.label_vector(u) for u in store.utts]))
-        weights = np.where(usable, frames, 0.0)
-        if label_weights:
-            unknown = sorted(set(label_weights) - set(store.vocab))
-            if unknown:
-                raise WavegenError(f"train.label_weights names {', '.join(unknown)}, not in the "
-                                   f"data's vocabulary: {', '.join(store.vocab)}")
-            per_label = np.array([label_weights.get(v, 1.0) for v in store.vocab])
-            weights = weights * (self.conds.numpy() * per_label).max(axis=1).clip(min=1e-12)
-        self.probs = torch.from_numpy(weights / weights.sum())
+        self.probs = draw_probabilities(store, self.conds, np.where(usable, frames, 0.0),
+                                        label_weights)
 
     def batch(self, batch_size: int, gen: torch.Generator) -> Batch:
         picks = torch.multinomial(self.probs, batch_size, replacement=True, generator=gen)

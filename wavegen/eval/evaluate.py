@@ -34,7 +34,6 @@ from wavegen.eval.metrics import (
     frechet_extrapolated,
     inception_score,
 )
-from wavegen.models.io import load_model
 from wavegen.models.two_level import TwoLevel, load_generator
 from wavegen.models.wavenet import WaveNet
 from wavegen.outputs import check_output_dir, write_text
@@ -285,7 +284,9 @@ def evaluate(
     if train is not None:
         result["copies"] = _copies(clf, gen, gen_paths, gen_emb, train, real, utts,
                                    real_labels, rate, max_seconds, copy_threshold)
-    if model is not None and isinstance(two := load_generator(model), TwoLevel):
+    loaded = None if model is None else load_generator(model)
+    if isinstance(loaded, TwoLevel):
+        two = loaded
         if two.vocab != vocab:
             raise WavegenError(f"model {model} and the classifier have different vocabularies")
         result.update(two_level_nll(two, [resample(c, rate, two.sample_rate) for c in real],
@@ -293,8 +294,8 @@ def evaluate(
                                     [f"clip {u} of {ref}" for u in utts]))
         result["model"] = str(model)
         result["nll_seconds_per_clip"] = nll_seconds
-    elif model is not None:
-        net, info = load_model(model)
+    elif loaded is not None:
+        net, info = loaded
         if info.vocab != vocab:
             raise WavegenError(f"model {model} and the classifier have different vocabularies")
         model_clips = [resample(c, rate, info.sample_rate) for c in real]

@@ -196,7 +196,15 @@ def tokenizer_problem(tok: object) -> str:
 def load_model(path: str | os.PathLike[str] | None = None) -> tuple[WaveNet, ModelInfo]:
     """Load a model file or a training checkpoint (default: the packaged model)."""
     path = Path(path) if path is not None else default_model_path()
-    obj = safe_torch_load(path, "model file")
+    return model_from_file(safe_torch_load(path, "model file"), path)
+
+
+def model_from_file(obj: dict[str, Any], path: Path) -> tuple[WaveNet, ModelInfo]:
+    """The model of a loaded model file's or checkpoint's dict read from ``path``.
+
+    Raises:
+        WavegenError: another kind of file, or a damaged one.
+    """
     if obj.get("format") not in (MODEL_FORMAT, "wavegen-checkpoint"):
         raise WavegenError(f"model file {path} is not a wavegen model or checkpoint")
     return model_from_payload(obj, f"model file {path}")

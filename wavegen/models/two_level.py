@@ -29,6 +29,7 @@ from wavegen.models.io import (
     atomic_torch_save,
     default_model_path,
     load_model,
+    model_from_file,
     model_from_payload,
     safe_torch_load,
 )
@@ -171,4 +172,4 @@ def load_generator(path: str | os.PathLike[str] | None = None
     obj = safe_torch_load(path, "model file")
     if obj.get("format") == FORMAT:
         return two_level_from_payload(obj, f"model file {path}")
-    return load_model(path)
+    return model_from_file(obj, path)  # the file is read once
